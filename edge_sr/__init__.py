@@ -1,0 +1,41 @@
+"""edge-sr: ship efficient super-resolution networks to phones and edge devices.
+
+The public surface is what this module exports; everything else is internal.
+"""
+
+from __future__ import annotations
+
+from edge_sr.collapse import CollapseReport, collapse, save_deploy_checkpoint
+from edge_sr.descriptor import ModelDescriptor
+from edge_sr.errors import (
+    CheckpointError,
+    DatasetError,
+    DownloadError,
+    EdgeSRError,
+    ImageError,
+    OptionError,
+    UnknownArchitectureError,
+    VerificationError,
+    ZooError,
+)
+from edge_sr.loading import load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "CollapseReport",
+    "DatasetError",
+    "DownloadError",
+    "EdgeSRError",
+    "ImageError",
+    "ModelDescriptor",
+    "OptionError",
+    "UnknownArchitectureError",
+    "VerificationError",
+    "ZooError",
+    "__version__",
+    "collapse",
+    "load",
+    "save_deploy_checkpoint",
+]

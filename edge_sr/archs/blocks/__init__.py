@@ -1,0 +1,1 @@
+"""Building blocks shared by the architectures: re-parameterisable convolutions and their folds."""

@@ -1,0 +1,182 @@
+"""``edge-sr`` command line.  Errors become one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+from edge_sr import zoo
+from edge_sr._files import atomic_output
+from edge_sr.errors import EdgeSRError
+
+EXIT_ERROR = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="checkpoint file or zoo name (see `edge-sr models`)")
+    parser.add_argument("--edbb-variant", help="EFDN train-form files: 'plain' or 'gv' (+1x1-3x3, +identity)")
+    parser.add_argument("--lora-weights", choices=("unmerged", "merged"), help="files with LoRA factors: whether weights already include the update")
+    parser.add_argument("--lora-scaling", type=float, help="LoRA alpha/rank (default 2.0, DSCLoRA's)")
+
+
+def _load(args: argparse.Namespace):
+    from edge_sr.loading import load
+
+    return load(args.model, edbb_variant=args.edbb_variant, lora_weights=args.lora_weights, lora_scaling=args.lora_scaling)
+
+
+def _write_json(path: str, payload: object) -> None:
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(payload, indent=2))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "name": e.name, "family": e.family, "arch": e.arch, "scale": e.scale,
+            "parameters": e.parameters, "gflops_256": round(e.macs / 1e9, 2), "source": e.source,
+            "license": e.license, "url": e.url, "sha256": e.sha256,
+        }
+        for e in zoo.ZOO
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = f"{'name':<14} {'family':<11} {'arch':<11} {'scale':>5} {'params':>9} {'GFLOPs@256':>10}  source"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        default = "  (default)" if r["name"] == zoo.DEFAULT_MODEL else ""
+        print(
+            f"{r['name']:<14} {r['family']:<11} {r['arch']:<11} x{r['scale']:<4} {r['parameters']:>9,} "
+            f"{r['gflops_256']:>10.2f}  {r['source']}{default}"
+        )
+    print("\nFLOPs: convolution MACs at a 256x256 input, as the NTIRE challenge counts them.")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from edge_sr.complexity import measure
+
+    descriptor = _load(args)
+    facts = descriptor.summary()
+    complexity = measure(descriptor.module)
+    facts.update(parameters=complexity.parameters, macs_256=complexity.macs, wrapper=descriptor.wrapper)
+    if args.json:
+        print(json.dumps(facts, indent=2))
+    else:
+        for key, value in facts.items():
+            print(f"{key:>16}: {value}")
+    return 0
+
+
+def cmd_collapse(args: argparse.Namespace) -> int:
+    from edge_sr.collapse import collapse, save_deploy_checkpoint
+    from edge_sr.loading import load
+
+    descriptor = _load(args)
+    deployed = collapse(descriptor)
+    save_deploy_checkpoint(deployed, args.output)
+    load(args.output)  # prove the file reads back before reporting success
+    report = deployed.collapse_report
+    print(
+        f"{descriptor.source}: {descriptor.arch} {descriptor.form} -> deploy, "
+        f"params {report.before.parameters:,} -> {report.after.parameters:,}, "
+        f"GMACs@256 {report.before.gmacs:.2f} -> {report.after.gmacs:.2f}, "
+        f"max |diff| {report.max_abs_diff:.2e} <= {report.bound:.2e} ({report.tolerance}); wrote {args.output}"
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edge_sr.evaluate import evaluate
+
+    descriptor = _load(args)
+    result = evaluate(descriptor, args.dataset, protocol=args.protocol, progress=None if args.progress is None else args.progress)
+    parts = [f"{k} {result[k]:.4f}" for k in ("psnr_rgb", "psnr_y", "psnr_y_float", "ssim_y") if result.get(k) is not None]
+    print(f"{descriptor.source} on {args.dataset} ({result['images_evaluated']} images): {', '.join(parts)}")
+    if args.json:
+        _write_json(args.json, result)
+    return 0
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from edge_sr.upscale import upscale_file
+
+    descriptor = _load(args)
+    width, height = upscale_file(descriptor, args.input, args.output)
+    print(f"wrote {args.output} ({width}x{height})")
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from edge_sr.pipeline import run_pipeline
+
+    run_pipeline(args.model, args.output)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-sr", description="Ship efficient SR networks to edge devices.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    models = commands.add_parser("models", help="list the model zoo")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(run=cmd_models)
+
+    info = commands.add_parser("info", help="detect a checkpoint's architecture and hyper-parameters")
+    _add_model(info)
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(run=cmd_info)
+
+    collapse = commands.add_parser("collapse", help="fold train-form branches into a deploy checkpoint")
+    _add_model(collapse)
+    collapse.add_argument("-o", "--output", required=True, help="deploy checkpoint to write (.pth)")
+    collapse.set_defaults(run=cmd_collapse)
+
+    evaluate = commands.add_parser("eval", help="PSNR/SSIM on a benchmark folder")
+    _add_model(evaluate)
+    evaluate.add_argument("--dataset", required=True, help="folder with HR/ (benchmark) or the DIV2K layout")
+    evaluate.add_argument("--protocol", choices=("ntire", "y", "both"), default="both")
+    evaluate.add_argument("--json", help="write every figure, per image too, to this file")
+    evaluate.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)")
+    evaluate.set_defaults(run=cmd_eval)
+
+    upscale = commands.add_parser("upscale", help="upscale one image file")
+    _add_model(upscale)
+    upscale.add_argument("input")
+    upscale.add_argument("output")
+    upscale.set_defaults(run=cmd_upscale)
+
+    pipeline = commands.add_parser("pipeline", help="the main job end to end on one model")
+    pipeline.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)
+    pipeline.add_argument("-o", "--output", default="out/pipeline")
+    pipeline.set_defaults(run=cmd_pipeline)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except EdgeSRError as error:
+        print(f"edge-sr: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("edge-sr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # a bug: still one line, unless debugging
+        if os.environ.get("EDGE_SR_DEBUG"):
+            raise
+        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"edge-sr: internal error: {type(error).__name__}: {text} (set EDGE_SR_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
