@@ -26,8 +26,37 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+ZIP_MAGIC = b"PK\x03\x04"
+PICKLE_MAGIC = b"\x80"
+KNOWN_MAGIC = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"\x7fELF": "an executable"}
+
+
+def _sniff(path: Path) -> None:
+    """Refuse files that are not a torch.save archive (zip) or legacy pickle, naming what they are."""
+    with open(path, "rb") as stream:
+        head = stream.read(8)
+    if head.startswith(ZIP_MAGIC):
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(
+                f"{path}: not a readable PyTorch checkpoint: expected a torch.save file, "
+                "found a truncated or corrupt archive"
+            )
+        return
+    if head.startswith(PICKLE_MAGIC):
+        return
+    found = next((what for magic, what in KNOWN_MAGIC.items() if head.startswith(magic)), None)
+    if found is None:
+        try:
+            head.decode("utf-8")
+            found = "text"
+        except UnicodeDecodeError:
+            found = "unrecognised binary data"
+    raise CheckpointError(f"{path}: not a PyTorch checkpoint: expected a torch.save file, found {found}")
+
+
 def _load_untrusted(path: Path) -> object:
     """``torch.load`` with ``weights_only=True``: a pickle that would run code is refused."""
+    _sniff(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -118,15 +118,15 @@ def write_image(path: str | os.PathLike, rgb: torch.Tensor, *, like: LoadedImage
         if like.bits == 16:
             if fmt not in ("PNG", "TIFF"):
                 raise ImageError(f"{path}: {fmt} cannot store 16-bit grayscale; write .png or .tif")
-            out = Image.fromarray(np.floor(grey * 65535.0 + 0.5).astype(np.uint16), mode="I;16")
+            out = Image.fromarray(np.floor(grey * 65535.0 + 0.5).astype(np.uint16))
         else:
-            out = Image.fromarray(np.floor(grey * 255.0 + 0.5).astype(np.uint8), mode="L")
+            out = Image.fromarray(np.floor(grey * 255.0 + 0.5).astype(np.uint8))
     else:
-        out = Image.fromarray(np.floor(array * 255.0 + 0.5).astype(np.uint8), mode="RGB")
+        out = Image.fromarray(np.floor(array * 255.0 + 0.5).astype(np.uint8))
     if like.alpha is not None:
         if fmt in ("JPEG", "BMP"):
             raise ImageError(f"{path}: {fmt} cannot store the input's alpha channel; write .png, .tif or .webp")
-        alpha = Image.fromarray(np.floor(like.alpha * 255.0 + 0.5).astype(np.uint8), mode="L")
+        alpha = Image.fromarray(np.floor(like.alpha * 255.0 + 0.5).astype(np.uint8))
         alpha = alpha.resize((width, height), Image.Resampling.BICUBIC)
         out = out.convert("LA" if out.mode == "L" else "RGBA")
         out.putalpha(alpha)

@@ -9,7 +9,7 @@ from edge_sr import zoo
 from edge_sr.archs import REGISTRY
 from edge_sr.checkpoint import read_state_dict, sha256_of
 from edge_sr.descriptor import ModelDescriptor
-from edge_sr.errors import CheckpointError
+from edge_sr.errors import CheckpointError, OptionError
 from edge_sr.registry import LoadOptions, load_strict
 
 
@@ -51,6 +51,11 @@ def load(
     arch = REGISTRY.identify(state, source=shown)
     options = LoadOptions(edbb_variant=edbb_variant, lora_weights=lora_weights, lora_scaling=lora_scaling)
     detection = arch.detect(state, options=options, source=shown)
+    if edbb_variant is not None and "edbb_variant" not in detection.hyperparameters:
+        raise OptionError(
+            f"{shown}: edbb_variant applies to EFDN train-form checkpoints only; this file is "
+            f"{arch.name} ({detection.form} form)"
+        )
     module = arch.build(detection)
     load_strict(module, state, source=shown)
     module.eval().requires_grad_(False)

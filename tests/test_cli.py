@@ -1,0 +1,183 @@
+"""The CLI: every command works, and every bad input is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import edge_sr
+from edge_sr.cli import main
+from train_forms import efdn_train, save_random
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("edge-sr: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_models_lists_the_whole_zoo(capsys):
+    code, out, _ = run_cli(capsys, "models", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == edge_sr.zoo.names() if hasattr(edge_sr, "zoo") else True
+    efdn = next(r for r in rows if r["name"] == "efdn")
+    assert efdn["parameters"] == 276_192 and efdn["gflops_256"] == 16.70 and efdn["arch"] == "efdn"
+    code, out, _ = run_cli(capsys, "models")
+    assert code == 0 and "span-ch28" in out and "(default)" in out
+
+
+def test_info_reports_detected_facts(capsys, zoo_dir):
+    code, out, _ = run_cli(capsys, "info", "span-team46", "--json")
+    assert code == 0
+    facts = json.loads(out)
+    assert facts["hyperparameters"]["cat_channels"] == 20 and facts["wrapper"] == "params_ema"
+
+
+def test_collapse_writes_a_loadable_deploy_checkpoint(capsys, tmp_path):
+    source = save_random(tmp_path / "efdn_train.pth", "efdn", efdn_train("gv"))
+    out_file = tmp_path / "efdn_deploy.pth"
+    code, out, err = run_cli(capsys, "collapse", source, "--edbb-variant", "gv", "-o", out_file)
+    assert code == 0, err
+    assert "params 733,920 -> 276,192" in out
+    assert edge_sr.load(out_file).form == "deploy"
+
+
+def test_eval_writes_json_with_means_and_per_image_values(capsys, tmp_path, data_dir, zoo_dir):
+    report = tmp_path / "set5.json"
+    code, out, err = run_cli(capsys, "eval", "dsclora", "--dataset", data_dir / "benchmarks" / "Set5", "--json", report, "--no-progress")
+    assert code == 0, err
+    result = json.loads(report.read_text())
+    for key in ("psnr_rgb", "psnr_y", "ssim_y"):
+        assert isinstance(result[key], float)
+        assert len(result["images"]) == 5 and all(key in row for row in result["images"])
+        assert result[key] == pytest.approx(np.mean([row[key] for row in result["images"]]))
+    assert 29.5 < result["psnr_rgb"] < 30.5
+    code, _, _ = run_cli(capsys, "eval", "dsclora", "--dataset", data_dir / "benchmarks" / "Set5", "--protocol", "ntire", "--json", report, "--no-progress")
+    assert code == 0 and "psnr_y" not in json.loads(report.read_text())
+
+
+def test_eval_understands_the_div2k_layout(capsys, tmp_path, data_dir, zoo_dir):
+    hr_folder = tmp_path / "DIV2K_valid_HR"
+    lr_folder = tmp_path / "DIV2K_valid_LR_bicubic" / "X4"
+    hr_folder.mkdir()
+    lr_folder.mkdir(parents=True)
+    from edge_sr.evaluate import make_lr
+
+    for name in ("baby", "bird"):
+        hr = np.asarray(Image.open(data_dir / "benchmarks" / "Set5" / "HR" / f"{name}.png").convert("RGB"))
+        Image.fromarray(hr).save(hr_folder / f"{name}.png")
+        Image.fromarray(make_lr(hr, 4)).save(lr_folder / f"{name}x4.png")
+    report = tmp_path / "div2k.json"
+    code, _, err = run_cli(capsys, "eval", "span-ch28", "--dataset", tmp_path, "--json", report, "--no-progress")
+    assert code == 0, err
+    result = json.loads(report.read_text())
+    assert result["layout"] == "div2k" and result["images_evaluated"] == 2
+    assert result["protocol"]["lr"] == "given by the dataset"
+
+
+def _save(path: Path, array: np.ndarray, mode: str) -> Path:
+    image = Image.fromarray(array)
+    assert image.mode == mode
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["rgb", "rgba", "grey", "grey16", "palette"])
+def test_upscale_handles_image_kinds(kind, capsys, tmp_path, zoo_dir):
+    rng = np.random.default_rng(0)
+    height, width = 20, 23
+    if kind == "rgb":
+        source = _save(tmp_path / "in.png", rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "RGB")
+    elif kind == "rgba":
+        source = _save(tmp_path / "in.png", rng.integers(0, 256, (height, width, 4), dtype=np.uint8), "RGBA")
+    elif kind == "grey":
+        source = _save(tmp_path / "in.png", rng.integers(0, 256, (height, width), dtype=np.uint8), "L")
+    elif kind == "grey16":
+        source = _save(tmp_path / "in.png", rng.integers(0, 65536, (height, width), dtype=np.uint16), "I;16")
+    else:
+        source = tmp_path / "in.png"
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).convert("P").save(source)
+    output = tmp_path / "out.png"
+    code, out, err = run_cli(capsys, "upscale", "span-tiny", source, output)
+    assert code == 0, err
+    result = Image.open(output)
+    assert result.size == (width * 4, height * 4)
+    expected_mode = {"rgb": "RGB", "rgba": "RGBA", "grey": "L", "grey16": ("I;16", "I"), "palette": "RGB"}[kind]
+    assert result.mode in (expected_mode if isinstance(expected_mode, tuple) else (expected_mode,))
+    if kind == "grey16":
+        assert np.asarray(result).max() > 255  # stayed 16-bit
+
+
+def test_upscale_output_matches_the_network(capsys, tmp_path, div2k_lr, zoo_dir):
+    output = tmp_path / "out.png"
+    crop = tmp_path / "crop.png"
+    Image.open(div2k_lr[3]).crop((0, 0, 40, 30)).save(crop)
+    assert run_cli(capsys, "upscale", "efdn", crop, output)[0] == 0
+    x = torch.from_numpy(np.asarray(Image.open(crop).convert("RGB"), dtype=np.float32).transpose(2, 0, 1) / 255.0)[None]
+    expected = torch.round(edge_sr.load("efdn").run(x)[0].clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()
+    assert np.array_equal(np.asarray(Image.open(output)), expected)
+
+
+def _bad_inputs(tmp_path: Path, zoo_dir: Path, div2k_lr):
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes((zoo_dir / "ntire25_team00_EFDN.pth").read_bytes()[:50_000])
+    text = tmp_path / "readme.pth"
+    text.write_text("not a checkpoint")
+    tiny = tmp_path / "tiny.png"
+    Image.open(div2k_lr[0]).crop((0, 0, 14, 40)).save(tiny)
+    garbage_image = tmp_path / "garbage.png"
+    garbage_image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    efdn_train_file = save_random(tmp_path / "efdn_train.pth", "efdn", efdn_train("gv"))
+    fused = zoo_dir / "ntire26_team15_DSCF_Fused.pth"
+    unknown = tmp_path / "unknown.pth"
+    torch.save({"backbone.0.weight": torch.zeros(3, 3, 3, 3)}, unknown)
+    out = tmp_path / "out"
+    return {
+        "truncated": (["collapse", truncated, "-o", out / "a.pth"], ["truncated.pth", "truncated or corrupt"]),
+        "not-a-checkpoint": (["info", text], ["readme.pth", "not a"]),
+        "unknown-layout": (["collapse", unknown, "-o", out / "b.pth"], ["unknown network layout"]),
+        "efdn-no-variant": (["collapse", efdn_train_file, "-o", out / "c.pth"], ["edbb_variant"]),
+        "efdn-wrong-variant": (["collapse", efdn_train_file, "--edbb-variant", "sobel", "-o", out / "d.pth"], ["'sobel'"]),
+        "efdn-too-small": (["upscale", "efdn", tiny, out / "e.png"], ["tiny.png", "14x40", "15 px"]),
+        "unreadable-image": (["upscale", "span-ch28", garbage_image, out / "f.png"], ["garbage.png"]),
+        "bad-output-suffix": (["upscale", "span-ch28", tiny, out / "g.xyz"], ["g.xyz"]),
+        "dataset-missing": (["eval", "span-ch28", "--dataset", tmp_path / "nowhere"], ["nowhere"]),
+        "fused-file-deploy-variant": (["info", fused, "--edbb-variant", "gv"], ["edbb_variant"]),
+    }
+
+
+def test_bad_inputs_give_one_line_and_leave_no_file(capsys, tmp_path, zoo_dir, div2k_lr):
+    (tmp_path / "out").mkdir()
+    for name, (argv, fragments) in _bad_inputs(tmp_path, zoo_dir, div2k_lr).items():
+        code, out, err = run_cli(capsys, *argv)
+        assert_one_line_error(code, err, *fragments)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_console_script_prints_no_traceback(tmp_path, zoo_dir):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"PK\x03\x04 definitely not a zip")
+    script = Path(sys.executable).with_name("edge-sr")
+    result = subprocess.run([str(script), "collapse", str(bad), "-o", str(tmp_path / "x.pth")], capture_output=True, text=True, env=os.environ.copy())
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.pth").exists()
