@@ -64,3 +64,14 @@ def scale_from_channels(out_channels: int, *, image_channels: int, source: str, 
 def require_equal(found: int, expected: int, *, what: str, source: str) -> None:
     if found != expected:
         raise CheckpointError(f"{source}: expected {what} = {expected}, found {found}")
+
+
+def numbered_blocks(state: Mapping[str, torch.Tensor], pattern: str, *, source: str) -> list[int]:
+    """Indices 1..N of the blocks named by ``pattern`` (e.g. ``"block_{}."``), which must be consecutive."""
+    found = indexed_prefixes(state, pattern)
+    if not found or found != list(range(1, len(found) + 1)):
+        raise CheckpointError(
+            f"{source}: expected blocks {pattern.format(1)}..{pattern.format('N')} numbered from 1 "
+            f"without gaps, found {found or 'none'}"
+        )
+    return found

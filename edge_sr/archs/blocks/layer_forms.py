@@ -19,6 +19,7 @@ from torch import nn
 from edge_sr.archs.blocks.conv3xc import Conv3XCDeploy, Conv3XCTrain
 from edge_sr.archs.blocks.lora import LoRAConv2d
 from edge_sr.errors import CheckpointError, OptionError
+from edge_sr.registry import Detection, LoadOptions
 
 LORA_WEIGHT_STATES = ("unmerged", "merged")
 DSCLORA_SCALING = 2.0
@@ -152,3 +153,27 @@ def detect_layer_forms(
         )
     scaling = DSCLORA_SCALING if lora_scaling is None else float(lora_scaling)
     return LayerForms(lora_ranks=lora_ranks, lora_scaling=scaling, lora_weights=lora_weights)
+
+
+def span_family_detection(
+    state: Mapping[str, torch.Tensor],
+    *,
+    conv3xc_names: list[str],
+    scale: int,
+    hyperparameters: Mapping[str, object],
+    options: LoadOptions,
+    source: str,
+) -> Detection:
+    """The Detection of a SPAN-family file: its own facts plus the forms of its Conv3XC/LoRA layers."""
+    forms = detect_layer_forms(
+        state,
+        conv3xc_names=conv3xc_names,
+        source=source,
+        lora_weights=options.lora_weights,
+        lora_scaling=options.lora_scaling,
+    )
+    return Detection(
+        form="train" if forms.is_train else "deploy",
+        scale=scale,
+        hyperparameters={**hyperparameters, **forms.as_hyperparameters()},
+    )

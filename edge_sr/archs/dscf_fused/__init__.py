@@ -7,9 +7,9 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from edge_sr.archs.blocks.layer_forms import LayerForms, detect_layer_forms
+from edge_sr.archs.blocks.layer_forms import LayerForms, span_family_detection
 from edge_sr.archs.dscf_fused.model import DSCFFused, DSCFFusedConfig
-from edge_sr.archs.keys import conv_shape, indexed_prefixes, require_equal, scale_from_channels
+from edge_sr.archs.keys import conv_shape, numbered_blocks, require_equal, scale_from_channels
 from edge_sr.registry import Architecture, Detection, LoadOptions
 
 
@@ -23,30 +23,22 @@ class DSCFFusedArchitecture(Architecture):
     def detect(
         self, state: Mapping[str, torch.Tensor], *, options: LoadOptions, source: str
     ) -> Detection:
-        blocks = indexed_prefixes(state, "block_{}.")
-        require_equal(len(blocks), blocks[-1] if blocks else -1, what="the number of blocks", source=source)
+        blocks = numbered_blocks(state, "block_{}.", source=source)
         channels, rgb, _ = conv_shape(state, "conv_1", source=source)
         _, _, fused_kernel = conv_shape(state, "conv_fused", source=source)
         up_out, _, _ = conv_shape(state, "upsampler.0", source=source)
-        scale = scale_from_channels(up_out, image_channels=rgb, source=source, key="upsampler.0.weight")
         _, cat_in, _ = conv_shape(state, "conv_cat_other", source=source)
         require_equal(cat_in, 3 * channels, what="conv_cat_other input channels", source=source)
         names = ["conv_1", "block_1.c2_r", "block_1.c3_r"]
-        names += [f"block_{i}.c{k}_r" for i in blocks[1:] for k in (1, 2, 3)]
-        forms = detect_layer_forms(
-            state, conv3xc_names=names, source=source,
-            lora_weights=options.lora_weights, lora_scaling=options.lora_scaling,
-        )
-        return Detection(
-            form="train" if forms.is_train else "deploy",
-            scale=scale,
+        return span_family_detection(
+            state,
+            conv3xc_names=names + [f"block_{i}.c{k}_r" for i in blocks[1:] for k in (1, 2, 3)],
+            scale=scale_from_channels(up_out, image_channels=rgb, source=source, key="upsampler.0.weight"),
             hyperparameters={
-                "channels": channels,
-                "blocks": len(blocks),
-                "fused_kernel": fused_kernel,
-                "image_channels": rgb,
-                **forms.as_hyperparameters(),
+                "channels": channels, "blocks": len(blocks), "fused_kernel": fused_kernel, "image_channels": rgb,
             },
+            options=options,
+            source=source,
         )
 
     def build(self, detection: Detection) -> nn.Module:

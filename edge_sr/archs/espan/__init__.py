@@ -7,9 +7,9 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from edge_sr.archs.blocks.layer_forms import LayerForms, detect_layer_forms
+from edge_sr.archs.blocks.layer_forms import LayerForms, span_family_detection
 from edge_sr.archs.espan.model import ESPAN, ESPANConfig
-from edge_sr.archs.keys import conv_shape, indexed_prefixes, require_equal, scale_from_channels
+from edge_sr.archs.keys import conv_shape, numbered_blocks, require_equal, scale_from_channels
 from edge_sr.registry import Architecture, Detection, LoadOptions
 
 
@@ -23,31 +23,23 @@ class ESPANArchitecture(Architecture):
     def detect(
         self, state: Mapping[str, torch.Tensor], *, options: LoadOptions, source: str
     ) -> Detection:
-        blocks = indexed_prefixes(state, "block_{}.")
-        require_equal(len(blocks), blocks[-1] if blocks else -1, what="the number of blocks", source=source)
+        blocks = numbered_blocks(state, "block_{}.", source=source)
         channels, rgb, first_kernel = conv_shape(state, "conv_1", source=source)
         mid, _, _ = conv_shape(state, "block_1.c1_r", source=source)
         up_out, _, _ = conv_shape(state, "tea_upsampler.0", source=source)
-        scale = scale_from_channels(up_out, image_channels=rgb, source=source, key="tea_upsampler.0")
         _, cat_in, _ = conv_shape(state, "tea_conv_cat", source=source)
         require_equal(cat_in, 4 * channels, what="tea_conv_cat input channels", source=source)
         names = ["conv_1", "tea_conv_2", "tea_upsampler.0", "teacher_block_seq.c1_r", "teacher_block_seq.c2_r"]
-        names += [f"block_{i}.c{k}_r" for i in blocks for k in (1, 2, 3)]
-        forms = detect_layer_forms(
-            state, conv3xc_names=names, source=source,
-            lora_weights=options.lora_weights, lora_scaling=options.lora_scaling,
-        )
-        return Detection(
-            form="train" if forms.is_train else "deploy",
-            scale=scale,
+        return span_family_detection(
+            state,
+            conv3xc_names=names + [f"block_{i}.c{k}_r" for i in blocks for k in (1, 2, 3)],
+            scale=scale_from_channels(up_out, image_channels=rgb, source=source, key="tea_upsampler.0"),
             hyperparameters={
-                "channels": channels,
-                "mid_channels": mid,
-                "blocks": len(blocks),
-                "first_kernel": first_kernel,
-                "image_channels": rgb,
-                **forms.as_hyperparameters(),
+                "channels": channels, "mid_channels": mid, "blocks": len(blocks),
+                "first_kernel": first_kernel, "image_channels": rgb,
             },
+            options=options,
+            source=source,
         )
 
     def build(self, detection: Detection) -> nn.Module:

@@ -7,8 +7,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from edge_sr.archs.blocks.layer_forms import LayerForms, detect_layer_forms
-from edge_sr.archs.keys import conv_shape, indexed_prefixes, require_equal, scale_from_channels
+from edge_sr.archs.blocks.layer_forms import LayerForms, span_family_detection
+from edge_sr.archs.keys import conv_shape, numbered_blocks, require_equal, scale_from_channels
 from edge_sr.archs.span.model import SPAN, SPANConfig
 from edge_sr.registry import Architecture, Detection, LoadOptions
 
@@ -28,35 +28,19 @@ class SPANArchitecture(Architecture):
     def detect(
         self, state: Mapping[str, torch.Tensor], *, options: LoadOptions, source: str
     ) -> Detection:
-        blocks = indexed_prefixes(state, "block_{}.")
-        require_equal(blocks[0] if blocks else 0, 1, what="the first block index", source=source)
-        require_equal(len(blocks), blocks[-1], what="the number of blocks", source=source)
+        blocks = numbered_blocks(state, "block_{}.", source=source)
         channels, rgb, _ = conv_shape(state, "conv_1", source=source)
         cat_out, cat_in, _ = conv_shape(state, "conv_cat", source=source)
         require_equal(cat_in, 4 * channels, what="conv_cat input channels (4 x C)", source=source)
         up_out, up_in, _ = conv_shape(state, "upsampler.0", source=source)
         require_equal(up_in, cat_out, what="upsampler input channels", source=source)
-        scale = scale_from_channels(up_out, image_channels=rgb, source=source, key="upsampler.0.weight")
-        conv3xc_names = ["conv_1", "conv_2"] + [
-            f"block_{i}.c{k}_r" for i in blocks for k in (1, 2, 3)
-        ]
-        forms = detect_layer_forms(
+        return span_family_detection(
             state,
-            conv3xc_names=conv3xc_names,
+            conv3xc_names=["conv_1", "conv_2"] + [f"block_{i}.c{k}_r" for i in blocks for k in (1, 2, 3)],
+            scale=scale_from_channels(up_out, image_channels=rgb, source=source, key="upsampler.0.weight"),
+            hyperparameters={"channels": channels, "blocks": len(blocks), "cat_channels": cat_out, "image_channels": rgb},
+            options=options,
             source=source,
-            lora_weights=options.lora_weights,
-            lora_scaling=options.lora_scaling,
-        )
-        return Detection(
-            form="train" if forms.is_train else "deploy",
-            scale=scale,
-            hyperparameters={
-                "channels": channels,
-                "blocks": len(blocks),
-                "cat_channels": cat_out,
-                "image_channels": rgb,
-                **forms.as_hyperparameters(),
-            },
         )
 
     def build(self, detection: Detection) -> nn.Module:

@@ -7,8 +7,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from edge_sr.archs.blocks.layer_forms import LayerForms, detect_layer_forms
-from edge_sr.archs.keys import conv_shape, indexed_prefixes, require_equal, scale_from_channels
+from edge_sr.archs.blocks.layer_forms import LayerForms, span_family_detection
+from edge_sr.archs.keys import conv_shape, numbered_blocks, require_equal, scale_from_channels
 from edge_sr.archs.spanf.model import SPANF, SPANFConfig
 from edge_sr.registry import Architecture, Detection, LoadOptions
 
@@ -23,30 +23,19 @@ class SPANFArchitecture(Architecture):
     def detect(
         self, state: Mapping[str, torch.Tensor], *, options: LoadOptions, source: str
     ) -> Detection:
-        blocks = indexed_prefixes(state, "block_{}.")
-        require_equal(len(blocks), blocks[-1] if blocks else -1, what="the number of blocks", source=source)
+        blocks = numbered_blocks(state, "block_{}.", source=source)
         near_out, _, _ = conv_shape(state, "conv_near", source=source)
         channels, rgb, _ = conv_shape(state, "block_1.c1_r", source=source)
-        scale = scale_from_channels(near_out, image_channels=rgb, source=source, key="conv_near.weight")
         cat_out, cat_in, _ = conv_shape(state, "conv_cat", source=source)
         require_equal(cat_in, 2 * channels + near_out, what="conv_cat input channels", source=source)
         require_equal(cat_out, channels, what="conv_cat output channels", source=source)
-        forms = detect_layer_forms(
+        return span_family_detection(
             state,
             conv3xc_names=["conv_2"] + [f"block_{i}.c{k}_r" for i in blocks for k in (1, 2, 3)],
+            scale=scale_from_channels(near_out, image_channels=rgb, source=source, key="conv_near.weight"),
+            hyperparameters={"channels": channels, "blocks": len(blocks), "image_channels": rgb},
+            options=options,
             source=source,
-            lora_weights=options.lora_weights,
-            lora_scaling=options.lora_scaling,
-        )
-        return Detection(
-            form="train" if forms.is_train else "deploy",
-            scale=scale,
-            hyperparameters={
-                "channels": channels,
-                "blocks": len(blocks),
-                "image_channels": rgb,
-                **forms.as_hyperparameters(),
-            },
         )
 
     def build(self, detection: Detection) -> nn.Module:
