@@ -109,7 +109,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from edge_sr.upscale import upscale_file
 
     descriptor = _load(args)
-    width, height = upscale_file(descriptor, args.input, args.output)
+    width, height = upscale_file(
+        descriptor, args.input, args.output, notify=lambda note: print(f"edge-sr: note: {note}", file=sys.stderr)
+    )
     print(f"wrote {args.output} ({width}x{height})")
     return 0
 

@@ -30,6 +30,8 @@ class LoadedImage:
     alpha: np.ndarray | None
     grayscale: bool
     bits: int
+    note: str | None = None
+    """Something the user should know about how the file was read (e.g. precision lost)."""
 
     def tensor(self) -> torch.Tensor:
         """NCHW float32 RGB in [0, 1], batch 1."""
@@ -52,11 +54,25 @@ def _open(path: Path) -> Image.Image:
     return image
 
 
+def _png_colour_depth(path: Path) -> int | None:
+    """Bits per sample of a colour PNG (from IHDR), or None for other files."""
+    with open(path, "rb") as stream:
+        head = stream.read(26)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    bit_depth, colour_type = head[24], head[25]
+    return bit_depth if colour_type in (2, 6) else None
+
+
 def read_image(path: str | os.PathLike) -> LoadedImage:
     """Read any image Pillow opens into RGB float [0, 1] (+ alpha), remembering its kind."""
     path = Path(path)
     image = _open(path)
     mode = image.mode
+    note = None
+    if _png_colour_depth(path) == 16:
+        # Pillow decodes 16-bit colour PNGs to 8 bits per channel; say so rather than hide it.
+        note = f"{path}: 16-bit colour PNG read at 8 bits per channel (Pillow's limit); output is 8-bit"
     if mode in SIXTEEN_BIT_MODES or mode == "F":
         data = np.asarray(image, dtype=np.float64)
         if mode == "F":
@@ -84,7 +100,7 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
             rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
         except (ValueError, OSError) as exc:
             raise ImageError(f"{path}: cannot convert image mode {mode} to RGB ({exc})") from None
-    return LoadedImage(rgb=rgb, alpha=alpha, grayscale=grayscale, bits=8)
+    return LoadedImage(rgb=rgb, alpha=alpha, grayscale=grayscale, bits=8, note=note)
 
 
 def read_rgb_uint8(path: str | os.PathLike) -> np.ndarray:

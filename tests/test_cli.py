@@ -181,3 +181,23 @@ def test_console_script_prints_no_traceback(tmp_path, zoo_dir):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "x.pth").exists()
+
+
+def test_sixteen_bit_colour_png_is_read_with_a_note(capsys, tmp_path, zoo_dir):
+    import struct
+    import zlib
+
+    height, width = 16, 18
+    samples = np.random.default_rng(5).integers(0, 65536, (height, width, 3)).astype(">u2")
+    raw = b"".join(b"\x00" + samples[row].tobytes() for row in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    source = tmp_path / "rgb48.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    code, out, err = run_cli(capsys, "upscale", "span-tiny", source, tmp_path / "out.png")
+    assert code == 0
+    assert "16-bit colour PNG read at 8 bits" in err
+    assert Image.open(tmp_path / "out.png").size == (width * 4, height * 4)
