@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv at the repository root when it is missing, and install edge-sr with pinned
-# dependencies into it (a no-op when everything is already installed).
+# dependencies into it (a no-op when nothing changed since the last install).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -9,6 +9,15 @@ command -v "$python" >/dev/null 2>&1 || python=python3
 if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv with $($python --version)" >&2
     "$python" -m venv .venv
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+fi
+# torch is pinned to the CPU build (2.13.0): a bare `torch` would pull a multi-GB CUDA build.
+# The stamp skips pip when pyproject.toml has not changed since the last install (the install
+# is editable, so code changes need no reinstall).
+stamp=.venv/.edge-sr-installed
+wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -x .venv/bin/edge-sr ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    echo "setup: installing edge-sr and its pinned dependencies into .venv (minutes the first time)" >&2
     log=.venv/pip-install.log
     if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" >"$log" 2>&1; then
         cat "$log" >&2
