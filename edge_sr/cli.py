@@ -116,6 +116,59 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_spec(args: argparse.Namespace, precision: str):
+    from edge_sr.converters.spec import ExportSpec, ShapePolicy, parse_size
+
+    chosen = [bool(args.input_size), args.dynamic, bool(args.sizes)]
+    if sum(chosen) > 1:
+        from edge_sr.errors import OptionError
+
+        raise OptionError("choose one of --input-size, --sizes and --dynamic")
+    if args.dynamic:
+        shape = ShapePolicy.dynamic()
+    elif args.sizes:
+        shape = ShapePolicy.enumerated([parse_size(text) for text in args.sizes.split(",")])
+    else:
+        shape = ShapePolicy.fixed(*parse_size(args.input_size or "256x256"))
+    return ExportSpec(precision=precision, shape=shape, layout=args.layout, image_io=args.image_io)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from edge_sr.converters import TARGETS, get_converter
+    from edge_sr.converters.pipeline import convert_model
+
+    descriptor = _load(args)
+    converters = list(TARGETS) if args.target == "all" else [get_converter(args.target)]
+    rows, failures = [], 0
+    for converter in converters:
+        spec = _export_spec(args, args.precision or converter.default_precision)
+        try:
+            result = convert_model(descriptor, target=converter.name, spec=spec, output_dir=args.output)
+        except EdgeSRError as error:
+            if len(converters) == 1:
+                raise
+            failures += 1
+            rows.append((converter.name, "-", "-", f"FAILED: {error}", "-", "-", "-"))
+            continue
+        rows.append(
+            (
+                converter.name,
+                result.artifact.name,
+                f"{result.bytes / 1e6:.2f} MB",
+                result.verified,
+                "-" if result.max_abs_diff is None else f"{result.max_abs_diff:.1e}",
+                "-" if result.psnr_db is None else f"{result.psnr_db:.1f}",
+                f"{result.seconds:.1f} s",
+            )
+        )
+    header = ("target", "file", "size", "verified", "max |diff|", "PSNR dB", "time")
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths)] + rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(f"contracts: <artifact>.contract.json in {args.output}")
+    return EXIT_ERROR if failures else 0
+
+
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from edge_sr.pipeline import run_pipeline
 
@@ -154,6 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("input")
     upscale.add_argument("output")
     upscale.set_defaults(run=cmd_upscale)
+
+    convert = commands.add_parser("convert", help="export verified CoreML / TFLite / ExecuTorch / ONNX artifacts")
+    _add_model(convert)
+    convert.add_argument("--target", required=True, help="onnx, tflite, executorch, executorch-coreml, coreml, or all")
+    convert.add_argument("--precision", choices=("fp32", "fp16"), help="default: the target's (fp16 for CoreML, fp32 otherwise)")
+    convert.add_argument("--input-size", help="fixed input size HxW (default 256x256)")
+    convert.add_argument("--sizes", help="enumerated input sizes HxW,HxW,... (CoreML)")
+    convert.add_argument("--dynamic", action="store_true", help="any input height/width (16..1024)")
+    convert.add_argument("--layout", choices=("nchw", "nhwc"), default="nchw")
+    convert.add_argument("--image-io", action="store_true", help="CoreML: image input/output instead of tensors")
+    convert.add_argument("-o", "--output", required=True, help="folder for artifacts, contracts and golden pairs")
+    convert.set_defaults(run=cmd_convert)
 
     pipeline = commands.add_parser("pipeline", help="the main job end to end on one model")
     pipeline.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)

@@ -10,7 +10,7 @@ from torch import nn
 
 from edge_sr.archs.blocks.layer_forms import LayerForms
 from edge_sr.archs.blocks.spab import SPAB
-from edge_sr.archs.span.model import IMG_RANGE, RGB_MEAN
+from edge_sr.archs.span.model import InputNormalization
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +47,7 @@ class DSCFFused(nn.Module):
     def __init__(self, config: DSCFFusedConfig, forms: LayerForms) -> None:
         super().__init__()
         c, rgb, s = config.channels, config.image_channels, config.scale
-        self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.normalize = InputNormalization()
         self.conv_1 = forms.conv3xc("conv_1", rgb, c)
         self.conv_fused = forms.conv("conv_fused", rgb, c, config.fused_kernel)
         self.block_1 = FusedFirstBlock(
@@ -64,7 +64,7 @@ class DSCFFused(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) * IMG_RANGE
+        x = self.normalize(x)
         feature = self.conv_1(x)
         out_block_1 = self.block_1(feature, self.conv_fused(x))
         out, first_of_block = out_block_1, out_block_1

@@ -15,6 +15,18 @@ RGB_MEAN = (0.4488, 0.4371, 0.4040)
 IMG_RANGE = 255.0
 
 
+class InputNormalization(nn.Module):
+    """``(x - mean) * img_range``: SPAN's input normalisation; mean and range are not in checkpoints."""
+
+    def __init__(self, mean: tuple[float, ...] = RGB_MEAN, img_range: float = IMG_RANGE) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.img_range = img_range
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) * self.img_range
+
+
 @dataclass(frozen=True, kw_only=True)
 class SPANConfig:
     channels: int
@@ -33,7 +45,7 @@ class SPAN(nn.Module):
     def __init__(self, config: SPANConfig, forms: LayerForms) -> None:
         super().__init__()
         c, rgb = config.channels, config.image_channels
-        self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.normalize = InputNormalization()
         self.conv_1 = forms.conv3xc("conv_1", rgb, c)
         for i in range(1, config.blocks + 1):
             convs = [forms.conv3xc(f"block_{i}.c{k}_r", c, c) for k in (1, 2, 3)]
@@ -47,8 +59,7 @@ class SPAN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) * IMG_RANGE
-        feature = self.conv_1(x)
+        feature = self.conv_1(self.normalize(x))
         out, first_of_block = feature, feature
         out_block_1 = feature
         for i in range(1, self.num_blocks + 1):

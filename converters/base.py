@@ -1,0 +1,111 @@
+"""The converter interface every target implements, and the runner type every runtime returns."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from edge_sr.converters.spec import ExportSpec
+
+Runner = Callable[[torch.Tensor], torch.Tensor]
+"""Runs an artifact: NCHW float32 RGB in [0, 1] (batch 1) in, NCHW float32 out, whatever the
+artifact's own layout, dtype or quantisation; so evaluation, benchmarks and tests treat every
+runtime alike."""
+
+
+@dataclass(frozen=True)
+class SDK:
+    """A Python package a converter or runtime needs: import name and pip name."""
+
+    module: str
+    package: str
+
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+    def version(self) -> str | None:
+        try:
+            return importlib.metadata.version(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+
+@dataclass
+class ExportFacts:
+    """What a converter reports about the artifact it wrote."""
+
+    runtime_inputs: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Converter(ABC):
+    """One deployment target.
+
+    ``export`` writes the artifact for an already prepared module (deploy form, layout applied);
+    ``runner`` returns a callable for the artifact in its own runtime, or None when that runtime
+    cannot run on this machine (then ``inspect`` is the verification); ``inspect`` reads the
+    artifact back and returns facts to check against the spec (I/O names, shapes, op types).
+    """
+
+    name: str
+    suffix: str
+    title: str
+    sdks: tuple[SDK, ...]
+    runtime_name: str
+    default_precision: str = "fp32"
+    rewrite_pixel_shuffle: bool = False
+    """Replace PixelShuffle by a one-hot transposed conv before export (see ``prepare``)."""
+    rewrite_normalization: bool = False
+    """Replace SPAN's ``(x - mean) * 255`` by a depthwise 1x1 conv before export (see ``prepare``)."""
+
+    def missing_packages(self) -> list[str]:
+        return [sdk.package for sdk in self.sdks if not sdk.available()]
+
+    def versions(self) -> dict[str, str | None]:
+        return {sdk.package: sdk.version() for sdk in self.sdks}
+
+    def unsupported(self, spec: ExportSpec) -> str | None:
+        """Why this target cannot honour ``spec`` (None when it can)."""
+        if spec.image_io:
+            return "image I/O is a CoreML option"
+        return None
+
+    @abstractmethod
+    def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
+        """Write the artifact to ``path`` (a file, or a directory for packages)."""
+
+    @abstractmethod
+    def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
+        """A callable running ``path`` in this target's runtime, or None if it cannot run here."""
+
+    @abstractmethod
+    def inspect(self, path: Path) -> dict[str, Any]:
+        """Facts read back from the artifact: ``inputs``/``outputs`` (name, shape), ``ops`` (types)."""
+
+
+def nchw_shape(spec: ExportSpec, scale: int, *, output: bool) -> list[int]:
+    """The tensor shape a spec implies, -1 for dynamic or enumerated dimensions."""
+    if spec.shape.kind == "fixed":
+        height, width = spec.shape.sizes[0]
+        if output:
+            height, width = height * scale, width * scale
+    else:
+        height = width = -1
+    shape = [1, 3, height, width]
+    return [shape[0], shape[2], shape[3], shape[1]] if spec.layout == "nhwc" else shape
+
+
+def to_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1).contiguous() if layout == "nhwc" else x.contiguous()
+
+
+def from_layout(y: torch.Tensor, layout: str) -> torch.Tensor:
+    return y.permute(0, 3, 1, 2).contiguous() if layout == "nhwc" else y

@@ -1,0 +1,119 @@
+"""ExecuTorch ``.pte``: XNNPACK-delegated (runs here) and CoreML-delegated (for iOS; Apple-only runtime)."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, from_layout, to_layout
+from edge_sr.converters.spec import ExportSpec
+
+
+def _dynamic_shapes(spec: ExportSpec, min_size: int):
+    if spec.shape.kind != "dynamic":
+        return None
+    low = max(spec.shape.min_size, min_size)
+    height = torch.export.Dim("height", min=low, max=spec.shape.max_size)
+    width = torch.export.Dim("width", min=low, max=spec.shape.max_size)
+    return ({1: height, 2: width} if spec.layout == "nhwc" else {2: height, 3: width},)
+
+
+def _delegates(path: Path) -> list[str]:
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    program = deserialize_pte_binary(path.read_bytes())
+    program = getattr(program, "program", program)
+    return [d.id for plan in program.execution_plan for d in plan.delegates]
+
+
+class _ExecuTorchBase(Converter):
+    sdks = (SDK("executorch", "executorch"),)
+    min_input_size = 1
+    halve_for_fp16 = True
+    """fp16 by exporting a half-precision module (XNNPACK) rather than by a backend option."""
+
+    def unsupported(self, spec: ExportSpec) -> str | None:
+        if spec.shape.kind == "enumerated":
+            return "ExecuTorch has no enumerated shapes; use --dynamic or a fixed --input-size"
+        return super().unsupported(spec)
+
+    def partitioners(self, spec: ExportSpec) -> list[Any]:
+        raise NotImplementedError
+
+    def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
+        from executorch.exir import to_edge_transform_and_lower
+
+        if spec.precision == "fp16" and self.halve_for_fp16:
+            module, sample = copy.deepcopy(module).half(), sample.half()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exported = torch.export.export(module, (sample,), dynamic_shapes=_dynamic_shapes(spec, self.min_input_size))
+            program = to_edge_transform_and_lower(exported, partitioner=self.partitioners(spec)).to_executorch()
+        path.write_bytes(program.buffer)
+        return ExportFacts(details={"delegates": sorted(set(_delegates(path)))})
+
+    def inspect(self, path: Path) -> dict[str, Any]:
+        delegates = _delegates(path)
+        return {"delegates": sorted(set(delegates)), "delegate_count": len(delegates), "bytes": path.stat().st_size}
+
+
+class ExecuTorchXNNPACKConverter(_ExecuTorchBase):
+    name = "executorch"
+    suffix = ".pte"
+    title = "ExecuTorch (XNNPACK)"
+    runtime_name = "executorch.runtime (XNNPACK)"
+
+    def partitioners(self, spec: ExportSpec) -> list[Any]:
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        return [XnnpackPartitioner()]
+
+    def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
+        from executorch.runtime import Runtime
+
+        if threads:
+            # The XNNPACK threadpool is sized when a method loads: set it first.
+            from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+
+            _unsafe_reset_threadpool(threads)
+        method = Runtime.get().load_program(str(path)).load_method("forward")
+        dtype = torch.float16 if spec.precision == "fp16" else torch.float32
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            (y,) = method.execute([to_layout(x, spec.layout).to(dtype)])
+            return from_layout(y.float(), spec.layout)
+
+        return run
+
+
+class ExecuTorchCoreMLConverter(_ExecuTorchBase):
+    name = "executorch-coreml"
+    suffix = ".coreml.pte"
+    title = "ExecuTorch (CoreML delegate, iOS/macOS)"
+    sdks = (SDK("executorch", "executorch"), SDK("coremltools", "coremltools"))
+    runtime_name = "executorch.runtime (CoreML delegate; Apple devices only)"
+    halve_for_fp16 = False
+    default_precision = "fp16"
+
+    def partitioners(self, spec: ExportSpec) -> list[Any]:
+        import coremltools as ct
+        from executorch.backends.apple.coreml.compiler import CoreMLBackend
+        from executorch.backends.apple.coreml.partition import CoreMLPartitioner
+
+        specs = CoreMLBackend.generate_compile_specs(
+            minimum_deployment_target=ct.target.iOS17,
+            compute_precision=ct.precision.FLOAT16 if spec.precision == "fp16" else ct.precision.FLOAT32,
+        )
+        return [CoreMLPartitioner(compile_specs=specs)]
+
+    def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
+        return None  # the CoreML delegate runs only on Apple platforms
+
+
+XNNPACK = ExecuTorchXNNPACKConverter()
+COREML_DELEGATE = ExecuTorchCoreMLConverter()

@@ -1,0 +1,92 @@
+"""ONNX (opset 17, simplified with onnxsim), run with onnxruntime's CPU provider."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, from_layout, to_layout
+from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
+from edge_sr.converters.spec import ExportSpec
+
+OPSET = 17
+
+
+class ONNXConverter(Converter):
+    name = "onnx"
+    suffix = ".onnx"
+    title = "ONNX"
+    sdks = (SDK("onnx", "onnx"), SDK("onnxsim", "onnxsim"), SDK("onnxruntime", "onnxruntime"))
+    runtime_name = "onnxruntime"
+
+    def unsupported(self, spec: ExportSpec) -> str | None:
+        if spec.shape.kind == "enumerated":
+            return "ONNX has no enumerated shapes; use --dynamic (any size) or a fixed --input-size"
+        return super().unsupported(spec)
+
+    def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
+        import onnx
+        import onnxsim
+
+        if spec.precision == "fp16":
+            module, sample = copy.deepcopy(module).half(), sample.half()
+        dynamic_axes = None
+        if spec.shape.kind == "dynamic":
+            h_axis, w_axis = (1, 2) if spec.layout == "nhwc" else (2, 3)
+            dynamic_axes = {INPUT_NAME: {h_axis: "height", w_axis: "width"}, OUTPUT_NAME: {h_axis: "out_height", w_axis: "out_width"}}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module, (sample,), str(path), dynamo=False, opset_version=OPSET,
+                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=dynamic_axes,
+            )
+        model = onnx.load(str(path))
+        simplified, ok = onnxsim.simplify(model)
+        notes = []
+        if ok:
+            onnx.save(simplified, str(path))
+        else:
+            notes.append("onnxsim could not validate its simplification; the unsimplified graph was kept")
+        onnx.checker.check_model(str(path))
+        return ExportFacts(notes=notes, details={"opset": OPSET, "simplified": bool(ok)})
+
+    def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        dtype = np.float16 if spec.precision == "fp16" else np.float32
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            feed = to_layout(x, spec.layout).numpy().astype(dtype)
+            (y,) = session.run([OUTPUT_NAME], {INPUT_NAME: feed})
+            return from_layout(torch.from_numpy(y.astype(np.float32)), spec.layout)
+
+        return run
+
+    def inspect(self, path: Path) -> dict[str, Any]:
+        import onnx
+
+        model = onnx.load(str(path))
+
+        def dims(value) -> list[int | str]:
+            return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value.type.tensor_type.shape.dim]
+
+        return {
+            "inputs": [{"name": v.name, "shape": dims(v)} for v in model.graph.input],
+            "outputs": [{"name": v.name, "shape": dims(v)} for v in model.graph.output],
+            "ops": sorted({n.op_type for n in model.graph.node}),
+            "opset": max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
+        }
+
+
+CONVERTER = ONNXConverter()

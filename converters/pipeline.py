@@ -1,0 +1,364 @@
+"""The conversion pipeline, the same for every target.
+
+deploy module (collapsed if needed) -> exact rewrites the target needs (each checked) ->
+export into a staging folder -> read the artifact back and check names/shapes/ops ->
+run it in its own runtime on a real DIV2K LR crop and compare with PyTorch (each size the
+shape policy allows; two for dynamic, one odd) -> golden pair -> contract -> move into place.
+Any failure removes the staging folder: no artifact is ever left half-written or unverified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+import edge_sr
+from edge_sr.collapse import collapse, random_check_image
+from edge_sr.converters import get_converter
+from edge_sr.converters.base import Converter, nchw_shape
+from edge_sr.converters.contract import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Contract,
+    contract_path,
+    tensor_facts,
+)
+from edge_sr.converters.prepare import ChannelsLast, check_rewrite, replace_normalization, replace_pixel_shuffle
+from edge_sr.converters.spec import ExportSpec
+from edge_sr.descriptor import ModelDescriptor
+from edge_sr.errors import EdgeSRError, OptionError, VerificationError
+from edge_sr.tolerances import Tolerance
+
+CONVERT_FP32 = Tolerance(
+    name="convert-fp32", atol=1e-4, rtol=0.0,
+    meaning="fp32 artifact in its runtime vs the PyTorch deploy module, max abs difference",
+)
+CONVERT_FP16_MIN_PSNR_DB = 50.0
+"""fp16 artifacts: PSNR of the clamped output vs the fp32 PyTorch output (peak 1.0), at least this."""
+GOLDEN_WINDOW = 64
+VERIFY_IMAGE = Path("div2k") / "DIV2K_test_LR_bicubic" / "X4" / "0901x4.png"
+
+
+@contextlib.contextmanager
+def native_output_silenced():
+    """Send what SDKs print from native code and progress bars (fds 1 and 2) to a scratch file.
+
+    Converters and runtimes print banners, progress bars and CPU probes that would bury the
+    CLI's one-line results; errors still surface as Python exceptions.  EDGE_SR_DEBUG=1 keeps
+    everything visible.
+    """
+    if os.environ.get("EDGE_SR_DEBUG"):
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+class ConverterUnavailable(EdgeSRError):
+    """A target's SDK is not installed."""
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    target: str
+    artifact: Path
+    contract: Path
+    bytes: int
+    verified: str
+    max_abs_diff: float | None
+    psnr_db: float | None
+    seconds: float
+
+
+def _verification_image() -> tuple[np.ndarray | None, str]:
+    root = os.environ.get("EDGE_SR_DATA")
+    if root and (Path(root) / VERIFY_IMAGE).is_file():
+        image = np.asarray(Image.open(Path(root) / VERIFY_IMAGE).convert("RGB"))
+        return image, f"DIV2K test LR x4 {VERIFY_IMAGE.name}"
+    return None, "seeded smooth random image (EDGE_SR_DATA with DIV2K not available)"
+
+
+def verification_crop(height: int, width: int) -> tuple[torch.Tensor, str]:
+    """NCHW float32 [0, 1] crop (values k/255) from the centre of the verification image."""
+    image, source = _verification_image()
+    if image is None:
+        x = random_check_image(height, width)
+        return torch.round(x * 255) / 255, source
+    if image.shape[0] < height or image.shape[1] < width:
+        factor = max(height / image.shape[0], width / image.shape[1])
+        size = (math.ceil(image.shape[1] * factor), math.ceil(image.shape[0] * factor))
+        image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
+        source += " (enlarged to cover the size)"
+    top, left = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
+    crop = image[top : top + height, left : left + width]
+    tensor = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)).astype(np.float32) / 255.0)[None]
+    return tensor, f"{source}, centre crop {width}x{height} at ({left}, {top})"
+
+
+def psnr(candidate: torch.Tensor, reference: torch.Tensor) -> float:
+    mse = float(((candidate.clamp(0, 1) - reference.clamp(0, 1)).double() ** 2).mean())
+    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def _prepare(module: torch.nn.Module, converter: Converter, spec: ExportSpec, sample: torch.Tensor) -> tuple[torch.nn.Module, list[str]]:
+    prepared, notes = module, []
+    if converter.rewrite_normalization:
+        prepared, count = replace_normalization(prepared)
+        if count:
+            diff = check_rewrite(module, prepared, sample, what="input normalisation as a depthwise conv")
+            notes.append(f"input normalisation exported as a depthwise 1x1 conv (checked: max diff {diff:.1e})")
+    if converter.rewrite_pixel_shuffle:
+        before = prepared
+        prepared, count = replace_pixel_shuffle(prepared)
+        if count:
+            diff = check_rewrite(before, prepared, sample, what="pixel shuffle as a one-hot transposed conv")
+            notes.append(f"pixel shuffle exported as a one-hot transposed conv (checked: max diff {diff:.1e})")
+    if spec.layout == "nhwc" and converter.name != "tflite":
+        prepared = ChannelsLast(prepared)
+    return prepared.eval(), notes
+
+
+def _check_io(inspected: dict[str, Any], spec: ExportSpec, scale: int, target: str) -> list[str]:
+    """Compare the artifact's declared I/O with the spec; returns the checks that ran."""
+    checks = []
+    inputs, outputs = inspected.get("inputs"), inspected.get("outputs")
+    if inputs is None:
+        return checks
+    names = ([i["name"] for i in inputs], [o["name"] for o in outputs])
+    if names != ([INPUT_NAME], [OUTPUT_NAME]):
+        raise VerificationError(f"{target}: expected I/O named {INPUT_NAME!r} -> {OUTPUT_NAME!r}, found {names[0]} -> {names[1]}")
+    checks.append("io-names")
+    if spec.shape.kind == "fixed" and not spec.image_io and "shape" in inputs[0]:
+        expected = nchw_shape(spec, scale, output=False)
+        if [int(v) for v in inputs[0]["shape"]] != expected:
+            raise VerificationError(f"{target}: expected input shape {expected}, found {inputs[0]['shape']}")
+        checks.append("input-shape")
+    if spec.shape.kind == "enumerated":
+        found = sorted(tuple(s[-2:]) if spec.layout == "nchw" else tuple(s[1:3]) for s in inputs[0].get("enumerated", []))
+        if found != sorted(spec.shape.sizes):
+            raise VerificationError(f"{target}: expected enumerated sizes {sorted(spec.shape.sizes)}, found {found}")
+        checks.append("enumerated-shapes")
+    return checks
+
+
+def convert_model(
+    descriptor: ModelDescriptor,
+    *,
+    target: str,
+    spec: ExportSpec,
+    output_dir: str | os.PathLike,
+    stem: str | None = None,
+) -> ConversionResult:
+    """Convert ``descriptor`` for ``target`` into ``output_dir``; verified, with its contract."""
+    converter = get_converter(target)
+    missing = converter.missing_packages()
+    if missing:
+        raise ConverterUnavailable(
+            f"target {target}: the Python package(s) {', '.join(missing)} are not installed; "
+            f"install with: pip install {' '.join(missing)}"
+        )
+    reason = converter.unsupported(spec)
+    if reason:
+        raise OptionError(f"target {target} cannot honour {spec.as_dict()}: {reason}")
+    started = time.perf_counter()
+    deploy = collapse(descriptor) if descriptor.form != "deploy" else descriptor
+    module = deploy.module
+    export_height, export_width = spec.shape.export_size()
+    export_height = max(export_height, deploy.min_input_size)
+    export_width = max(export_width, deploy.min_input_size)
+    sample, _ = verification_crop(export_height, export_width)
+    prepared, notes = _prepare(module, converter, spec, sample)
+    sample_in_layout = sample.permute(0, 2, 3, 1).contiguous() if spec.layout == "nhwc" and not spec.image_io else sample
+
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    name = stem or f"{deploy.zoo_name or Path(deploy.source).stem}.{spec.precision}"
+    artifact_name = name + converter.suffix
+    staging = Path(tempfile.mkdtemp(prefix=".edge-sr-convert-", dir=output))
+    try:
+        artifact = staging / artifact_name
+        tick = time.perf_counter()
+        with native_output_silenced():
+            facts = converter.export(prepared, spec, artifact, sample=sample_in_layout)
+        export_seconds = time.perf_counter() - tick
+        with native_output_silenced():
+            inspected = converter.inspect(artifact)
+        checks = ["spec-read-back"] + _check_io(inspected, spec, deploy.scale, target)
+        if inspected.get("high_rank_reshapes"):
+            raise VerificationError(f"{target}: rank>4 RESHAPE/TRANSPOSE in the graph: {inspected['high_rank_reshapes'][:3]}")
+
+        with native_output_silenced():
+            runner = converter.runner(artifact, spec)
+        verification: dict[str, Any] = {"runtime": None, "ran": False, "checks": checks, "sizes": []}
+        golden_input, golden_output, golden_source = None, None, "pytorch"
+        worst_diff, worst_psnr = 0.0, math.inf
+        for height, width in spec.shape.check_sizes():
+            height, width = max(height, deploy.min_input_size), max(width, deploy.min_input_size)
+            x, crop_source = verification_crop(height, width)
+            with torch.inference_mode():
+                reference = module(x)
+            row: dict[str, Any] = {"size": [height, width], "input": crop_source}
+            candidate = None
+            if runner is not None:
+                with native_output_silenced():
+                    candidate = runner(x)
+                if candidate.shape != reference.shape:
+                    raise VerificationError(f"{target}: output shape {tuple(candidate.shape)} for input {height}x{width}, expected {tuple(reference.shape)}")
+                diff = float((candidate - reference).abs().max())
+                quality = psnr(candidate, reference)
+                row.update(max_abs_diff=diff, psnr_db=None if math.isinf(quality) else quality)
+                worst_diff, worst_psnr = max(worst_diff, diff), min(worst_psnr, quality)
+                if spec.precision == "fp32" and diff > CONVERT_FP32.atol:
+                    raise VerificationError(f"{target}: artifact differs from PyTorch by {diff:.3g} at {height}x{width} (tolerance {CONVERT_FP32.name}: {CONVERT_FP32.atol:g})")
+                if spec.precision == "fp16" and quality < CONVERT_FP16_MIN_PSNR_DB:
+                    raise VerificationError(f"{target}: fp16 artifact reaches only {quality:.1f} dB PSNR vs fp32 at {height}x{width} (needs {CONVERT_FP16_MIN_PSNR_DB:g} dB)")
+            verification["sizes"].append(row)
+            if golden_input is None or height * width < golden_input.shape[2] * golden_input.shape[3]:
+                golden_input, golden_output = x, (candidate if candidate is not None else reference)
+                golden_source = converter.runtime_name if candidate is not None else "pytorch (artifact not runnable here)"
+        if runner is not None:
+            verification.update(
+                runtime=converter.runtime_name,
+                ran=True,
+                max_abs_diff=worst_diff,
+                psnr_db=None if math.isinf(worst_psnr) else worst_psnr,
+                tolerance={"name": CONVERT_FP32.name, "max_abs_diff": CONVERT_FP32.atol} if spec.precision == "fp32"
+                else {"name": "convert-fp16-psnr", "min_psnr_db": CONVERT_FP16_MIN_PSNR_DB},
+            )
+            checks.append("numerics")
+        else:
+            verification["not_run_because"] = f"{converter.runtime_name} cannot run on {platform.system()}"
+        verification["passed"] = True
+
+        golden = _write_golden(staging, artifact_name, golden_input, golden_output, golden_source)
+        seconds = time.perf_counter() - started
+        contract = _contract(
+            deploy=deploy, converter=converter, spec=spec, artifact=artifact, inspected=inspected,
+            facts=facts, notes=notes, verification=verification, golden=golden,
+            export_seconds=export_seconds, seconds=seconds,
+        )
+        Contract(contract).write(contract_path(artifact))
+        _move_into_place(staging, output)
+        return ConversionResult(
+            target=target,
+            artifact=output / artifact_name,
+            contract=contract_path(output / artifact_name),
+            bytes=_size(output / artifact_name),
+            verified=f"ran in {converter.runtime_name}" if runner is not None else "spec read back (runtime not available here)",
+            max_abs_diff=verification.get("max_abs_diff"),
+            psnr_db=verification.get("psnr_db"),
+            seconds=seconds,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _write_golden(staging: Path, artifact_name: str, x: torch.Tensor, y: torch.Tensor, source: str) -> dict[str, Any]:
+    input_file = f"{artifact_name}.golden-input.png"
+    output_file = f"{artifact_name}.golden-output.npy"
+    pixels = torch.round(x[0] * 255).clamp(0, 255).byte().permute(1, 2, 0).numpy()
+    Image.fromarray(pixels).save(staging / input_file)
+    height, width = y.shape[2], y.shape[3]
+    size_h, size_w = min(GOLDEN_WINDOW, height), min(GOLDEN_WINDOW, width)
+    top, left = (height - size_h) // 2, (width - size_w) // 2
+    window = y[:, :, top : top + size_h, left : left + size_w].float().contiguous().numpy()
+    np.save(staging / output_file, window)
+    return {
+        "input": input_file,
+        "input_format": "8-bit RGB PNG; the tensor is pixel / 255 in the contract's input layout",
+        "output": output_file,
+        "output_format": "float32 .npy, NCHW, a window of the full output",
+        "output_window": {"top": top, "left": left, "height": size_h, "width": size_w},
+        "output_source": source,
+    }
+
+
+def _contract(*, deploy, converter, spec, artifact, inspected, facts, notes, verification, golden, export_seconds, seconds) -> dict[str, Any]:
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = sorted(p for p in ([artifact] if artifact.is_file() else artifact.rglob("*")) if p.is_file())
+    for path in files:
+        digest.update(path.read_bytes())
+    clamped = deploy.arch == "efdn"
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "artifact": {"file": artifact.name, "format": converter.suffix.lstrip("."), "sha256": digest.hexdigest(), "bytes": _size(artifact)},
+        "target": converter.name,
+        "model": {
+            "arch": deploy.arch,
+            "zoo_name": deploy.zoo_name,
+            "source": deploy.source,
+            "source_sha256": deploy.sha256,
+            "hyperparameters": dict(deploy.hyperparameters),
+            "min_input_size": deploy.min_input_size,
+        },
+        "input": {
+            **tensor_facts(name=INPUT_NAME, layout=spec.layout, shape=nchw_shape(spec, deploy.scale, output=False), value_range=(0.0, 1.0), clamped=None),
+            **({"image": {"type": "RGB8", "scale": 1 / 255}} if spec.image_io else {}),
+        },
+        "output": {
+            **tensor_facts(name=OUTPUT_NAME, layout=spec.layout, shape=nchw_shape(spec, deploy.scale, output=True), value_range=(0.0, 1.0), clamped=clamped or spec.image_io),
+            **({"image": {"type": "RGB8", "scale": 255}} if spec.image_io else {}),
+        },
+        "scale": deploy.scale,
+        "shape_policy": spec.shape.as_dict(),
+        "precision": spec.precision,
+        "versions": {"edge_sr": edge_sr.__version__, "torch": torch.__version__, **converter.versions()},
+        "converter": {"name": converter.name, "title": converter.title, "spec": spec.as_dict(), "export_seconds": round(export_seconds, 2), "seconds": round(seconds, 2), "details": facts.details, "notes": notes + facts.notes},
+        "inspection": inspected,
+        "golden": golden,
+        "verification": verification,
+    }
+
+
+def _move_into_place(staging: Path, output: Path) -> None:
+    """Rename every staged file into ``output`` (replacing older versions), contract last."""
+    entries = sorted(staging.iterdir(), key=lambda p: p.name.endswith(".contract.json"))
+    for entry in entries:
+        destination = output / entry.name
+        if destination.is_dir():
+            shutil.rmtree(destination)
+        elif destination.exists():
+            destination.unlink()
+        os.replace(entry, destination)
+
+
+def summary_json(results: list[ConversionResult]) -> str:
+    return json.dumps([r.__dict__ | {"artifact": str(r.artifact), "contract": str(r.contract)} for r in results], indent=2)

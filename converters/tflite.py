@@ -1,0 +1,146 @@
+"""TFLite / LiteRT ``.tflite`` through litert-torch, run with ``ai_edge_litert``'s interpreter.
+
+PixelShuffle is exported as a one-hot TRANSPOSE_CONV (see ``prepare``) so no rank-6
+RESHAPE/TRANSPOSE reaches GPU delegates and H/W can stay dynamic; NHWC I/O comes from
+``litert_torch.to_channel_last_io``; fp16 stores weights as float16 with DEQUANTIZE ops
+(ai-edge-quantizer's float-casting weight-only recipe), the form mobile GPU delegates run in fp16.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, from_layout, to_layout
+from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
+from edge_sr.converters.spec import ExportSpec
+
+SIGNATURE = "serving_default"
+MAX_DELEGATE_RANK = 4
+"""GPU delegates reject RESHAPE/TRANSPOSE tensors above rank 4."""
+
+
+class NamedIO(nn.Module):
+    """Gives the TFLite signature the contract's names: input ``lr``, output ``sr``."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, lr: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {OUTPUT_NAME: self.inner(lr)}
+
+
+@contextlib.contextmanager
+def _quiet():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _fp16_weights(source: Path, destination: Path) -> None:
+    from ai_edge_quantizer import qtyping, quantizer
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    job = quantizer.Quantizer(str(source))
+    for op in (qtyping.TFLOperationName.CONV_2D, qtyping.TFLOperationName.DEPTHWISE_CONV_2D, qtyping.TFLOperationName.CONV_2D_TRANSPOSE):
+        job.add_weight_only_config(regex=".*", operation_name=op, num_bits=16, algorithm_key=AlgorithmName.FLOAT_CASTING)
+    job.quantize().export_model(str(destination), overwrite=True)
+
+
+class TFLiteConverter(Converter):
+    name = "tflite"
+    suffix = ".tflite"
+    title = "TFLite / LiteRT"
+    sdks = (SDK("litert_torch", "litert-torch"), SDK("ai_edge_litert", "ai-edge-litert"), SDK("ai_edge_quantizer", "ai-edge-quantizer"))
+    runtime_name = "ai_edge_litert.interpreter (XNNPACK)"
+    rewrite_pixel_shuffle = True
+    rewrite_normalization = True
+
+    def unsupported(self, spec: ExportSpec) -> str | None:
+        if spec.shape.kind == "enumerated":
+            return "TFLite has no enumerated shapes; use --dynamic (resize_tensor_input) or a fixed --input-size"
+        return super().unsupported(spec)
+
+    def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
+        import litert_torch
+
+        model = NamedIO(module).eval()
+        if spec.layout == "nhwc":
+            model = litert_torch.to_channel_last_io(model, args=[0])
+            sample = sample.permute(0, 2, 3, 1).contiguous()
+        dynamic = None
+        if spec.shape.kind == "dynamic":
+            height = torch.export.Dim("height", min=spec.shape.min_size, max=spec.shape.max_size)
+            width = torch.export.Dim("width", min=spec.shape.min_size, max=spec.shape.max_size)
+            dynamic = {INPUT_NAME: {1: height, 2: width} if spec.layout == "nhwc" else {2: height, 3: width}}
+        with _quiet():
+            converted = litert_torch.convert(model, sample_kwargs={INPUT_NAME: sample}, dynamic_shapes=dynamic)
+            if spec.precision == "fp16":
+                fp32_path = path.with_name(path.name + ".fp32-intermediate")
+                try:
+                    converted.export(str(fp32_path))
+                    _fp16_weights(fp32_path, path)
+                finally:
+                    fp32_path.unlink(missing_ok=True)
+            else:
+                converted.export(str(path))
+        return ExportFacts(details={"signature": SIGNATURE})
+
+    def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        with _quiet():
+            interpreter = Interpreter(model_path=str(path), num_threads=threads or None)
+            signature = interpreter.get_signature_runner(SIGNATURE)
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            result = signature(**{INPUT_NAME: to_layout(x, spec.layout).numpy().astype(np.float32)})
+            return from_layout(torch.from_numpy(np.asarray(result[OUTPUT_NAME], dtype=np.float32)), spec.layout)
+
+        return run
+
+    def inspect(self, path: Path) -> dict[str, Any]:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        with _quiet():
+            # Without default delegates, so the op list is the file's own, not XNNPACK's partition.
+            interpreter = Interpreter(
+                model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
+        tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+        ops = interpreter._get_ops_details()
+        high_rank = [
+            {"op": op["op_name"], "rank": len(tensors[i]["shape_signature"])}
+            for op in ops
+            if op["op_name"] in ("RESHAPE", "TRANSPOSE")
+            for i in list(op["outputs"]) + list(op["inputs"])
+            if i in tensors and len(tensors[i]["shape_signature"]) > MAX_DELEGATE_RANK
+        ]
+        signature = interpreter.get_signature_runner(SIGNATURE)
+
+        def describe(details: dict[str, Any]) -> list[dict[str, Any]]:
+            return [
+                {"name": name, "shape": [int(v) for v in d["shape_signature"]], "dtype": np.dtype(d["dtype"]).name}
+                for name, d in details.items()
+            ]
+
+        return {
+            "inputs": describe(signature.get_input_details()),
+            "outputs": describe(signature.get_output_details()),
+            "ops": sorted({op["op_name"] for op in ops}),
+            "op_count": len(ops),
+            "high_rank_reshapes": high_rank,
+        }
+
+
+CONVERTER = TFLiteConverter()
