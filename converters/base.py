@@ -78,6 +78,10 @@ class Converter(ABC):
             return "image I/O is a CoreML option"
         return None
 
+    def explain(self, error: Exception, spec: ExportSpec) -> str | None:
+        """A hint for the user when the SDK fails in a known way (None if nothing to add)."""
+        return None
+
     @abstractmethod
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         """Write the artifact to ``path`` (a file, or a directory for packages)."""

@@ -19,6 +19,15 @@ from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
 from edge_sr.converters.spec import ExportSpec
 
 
+def _explain_resize(error: Exception, spec: ExportSpec) -> str | None:
+    if spec.shape.kind != "fixed" and "upsample" in str(error):
+        return (
+            "CoreML needs a constant output size for a bilinear resize, and EFDN's attention resizes "
+            "to the input's own size; convert EFDN for CoreML with a fixed --input-size"
+        )
+    return None
+
+
 class ImageOutput(nn.Module):
     """Image outputs carry 0..255 values: clamp to [0, 1] and scale (image inputs are scaled by CoreML)."""
 
@@ -42,6 +51,9 @@ class CoreMLConverter(Converter):
         if spec.image_io and spec.layout == "nhwc":
             return "image I/O already defines the pixel layout; drop --layout nhwc"
         return None
+
+    def explain(self, error: Exception, spec: ExportSpec) -> str | None:
+        return _explain_resize(error, spec)
 
     def _input_shape(self, spec: ExportSpec):
         import coremltools as ct

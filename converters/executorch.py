@@ -100,6 +100,11 @@ class ExecuTorchCoreMLConverter(_ExecuTorchBase):
     halve_for_fp16 = False
     default_precision = "fp16"
 
+    def explain(self, error: Exception, spec: ExportSpec) -> str | None:
+        from edge_sr.converters.coreml import _explain_resize
+
+        return _explain_resize(error, spec)
+
     def partitioners(self, spec: ExportSpec) -> list[Any]:
         import coremltools as ct
         from executorch.backends.apple.coreml.compiler import CoreMLBackend

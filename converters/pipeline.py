@@ -10,6 +10,7 @@ Any failure removes the staging folder: no artifact is ever left half-written or
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -27,6 +28,7 @@ import torch
 from PIL import Image
 
 import edge_sr
+from edge_sr.archs import REGISTRY
 from edge_sr.collapse import collapse, random_check_image
 from edge_sr.converters import get_converter
 from edge_sr.converters.base import Converter, nchw_shape
@@ -87,6 +89,10 @@ class ConverterUnavailable(EdgeSRError):
     """A target's SDK is not installed."""
 
 
+class ConversionError(EdgeSRError):
+    """A target's SDK failed to convert the network."""
+
+
 @dataclass(frozen=True)
 class ConversionResult:
     target: str
@@ -142,7 +148,7 @@ def _prepare(module: torch.nn.Module, converter: Converter, spec: ExportSpec, sa
         if count:
             diff = check_rewrite(before, prepared, sample, what="pixel shuffle as a one-hot transposed conv")
             notes.append(f"pixel shuffle exported as a one-hot transposed conv (checked: max diff {diff:.1e})")
-    if spec.layout == "nhwc" and converter.name != "tflite":
+    if spec.layout == "nhwc":
         prepared = ChannelsLast(prepared)
     return prepared.eval(), notes
 
@@ -191,6 +197,10 @@ def convert_model(
         raise OptionError(f"target {target} cannot honour {spec.as_dict()}: {reason}")
     started = time.perf_counter()
     deploy = collapse(descriptor) if descriptor.form != "deploy" else descriptor
+    if spec.shape.kind == "dynamic":
+        floor = REGISTRY.get(deploy.arch).min_dynamic_input_size
+        if spec.shape.min_size < floor:
+            spec = dataclasses.replace(spec, shape=dataclasses.replace(spec.shape, min_size=floor))
     module = deploy.module
     export_height, export_width = spec.shape.export_size()
     export_height = max(export_height, deploy.min_input_size)
@@ -207,8 +217,18 @@ def convert_model(
     try:
         artifact = staging / artifact_name
         tick = time.perf_counter()
-        with native_output_silenced():
-            facts = converter.export(prepared, spec, artifact, sample=sample_in_layout)
+        try:
+            with native_output_silenced():
+                facts = converter.export(prepared, spec, artifact, sample=sample_in_layout)
+        except EdgeSRError:
+            raise
+        except Exception as error:
+            text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            hint = converter.explain(error, spec)
+            raise ConversionError(
+                f"{target}: {converter.title} could not convert {deploy.arch} ({type(error).__name__}: {text[:300]})"
+                + (f"; {hint}" if hint else "")
+            ) from None
         export_seconds = time.perf_counter() - tick
         with native_output_silenced():
             inspected = converter.inspect(artifact)
@@ -229,8 +249,15 @@ def convert_model(
             row: dict[str, Any] = {"size": [height, width], "input": crop_source}
             candidate = None
             if runner is not None:
-                with native_output_silenced():
-                    candidate = runner(x)
+                try:
+                    with native_output_silenced():
+                        candidate = runner(x)
+                except Exception as error:
+                    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                    raise ConversionError(
+                        f"{target}: the artifact converted, but {converter.runtime_name} failed to run it at "
+                        f"{height}x{width} ({type(error).__name__}: {text[:300]})"
+                    ) from None
                 if candidate.shape != reference.shape:
                     raise VerificationError(f"{target}: output shape {tuple(candidate.shape)} for input {height}x{width}, expected {tuple(reference.shape)}")
                 diff = float((candidate - reference).abs().max())

@@ -1,8 +1,8 @@
 """TFLite / LiteRT ``.tflite`` through litert-torch, run with ``ai_edge_litert``'s interpreter.
 
 PixelShuffle is exported as a one-hot TRANSPOSE_CONV (see ``prepare``) so no rank-6
-RESHAPE/TRANSPOSE reaches GPU delegates and H/W can stay dynamic; NHWC I/O comes from
-``litert_torch.to_channel_last_io``; fp16 stores weights as float16 with DEQUANTIZE ops
+RESHAPE/TRANSPOSE reaches GPU delegates and H/W can stay dynamic; with NHWC I/O the
+converter cancels the layout permutes, leaving no TRANSPOSE at all; fp16 stores weights as float16 with DEQUANTIZE ops
 (ai-edge-quantizer's float-casting weight-only recipe), the form mobile GPU delegates run in fp16.
 """
 
@@ -75,9 +75,6 @@ class TFLiteConverter(Converter):
         import litert_torch
 
         model = NamedIO(module).eval()
-        if spec.layout == "nhwc":
-            model = litert_torch.to_channel_last_io(model, args=[0])
-            sample = sample.permute(0, 2, 3, 1).contiguous()
         dynamic = None
         if spec.shape.kind == "dynamic":
             height = torch.export.Dim("height", min=spec.shape.min_size, max=spec.shape.max_size)

@@ -56,6 +56,9 @@ class Architecture(ABC):
     title: str
     min_input_size: int = 1
     """Smallest LR height/width the network accepts (EFDN's attention needs 15 px)."""
+    min_dynamic_input_size: int = 1
+    """Smallest size a dynamic-shape export can promise (graph capture must rule out degenerate
+    sizes, e.g. EFDN's pooled attention map collapsing to one pixel)."""
 
     @abstractmethod
     def owns(self, keys: frozenset[str]) -> bool:

@@ -21,12 +21,16 @@ from edge_sr.registry import Architecture, Detection, LoadOptions
 
 ESA_MIN_INPUT = 15
 """ESA: conv2 (3x3, stride 2, no padding) must leave >= 7 px for the 7x7 max-pool."""
+ESA_MIN_DYNAMIC_INPUT = 21
+"""From 21 px the pooled map is at least 2 px, so the resize back is never a broadcast and
+torch.export can keep H/W symbolic."""
 
 
 class EFDNArchitecture(Architecture):
     name = "efdn"
     title = "EFDN (Edge-enhanced Feature Distillation Network)"
     min_input_size = ESA_MIN_INPUT
+    min_dynamic_input_size = ESA_MIN_DYNAMIC_INPUT
 
     def owns(self, keys: frozenset[str]) -> bool:
         return "head.weight" in keys and "cells.0.conv1.conv1x1.weight" in keys

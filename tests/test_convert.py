@@ -1,0 +1,252 @@
+"""Conversion: every target on a real checkpoint, verified in its runtime, with its contract."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import edge_sr
+from edge_sr.cli import main
+from edge_sr.converters import TARGETS, get_converter
+from edge_sr.converters.base import SDK
+from edge_sr.converters.contract import Contract, contract_path
+from edge_sr.converters.pipeline import ConversionError, convert_model, verification_crop
+from edge_sr.converters.spec import ExportSpec, ShapePolicy
+
+MODEL = "dsclora"
+SIZE = (48, 40)
+RUNNABLE = {"onnx", "tflite", "executorch"}
+
+
+@pytest.fixture(scope="module")
+def all_targets(tmp_path_factory, zoo_dir, data_dir):
+    """``edge-sr convert dsclora --target all`` once, as a user would."""
+    out = tmp_path_factory.mktemp("all")
+    code = main(["convert", MODEL, "--target", "all", "--precision", "fp32", "--input-size", "48x40", "-o", str(out)])
+    assert code == 0
+    return out
+
+
+def _contract(folder: Path, target: str) -> dict:
+    converter = get_converter(target)
+    return Contract.read(contract_path(folder / f"{MODEL}.fp32{converter.suffix}")).data
+
+
+@pytest.mark.parametrize("target", [c.name for c in TARGETS])
+def test_every_target_is_verified_with_a_contract(target, all_targets, real_crop):
+    converter = get_converter(target)
+    artifact = all_targets / f"{MODEL}.fp32{converter.suffix}"
+    assert artifact.exists()
+    contract = _contract(all_targets, target)
+    assert contract["target"] == target and contract["scale"] == 4 and contract["precision"] == "fp32"
+    assert contract["input"]["name"] == "lr" and contract["output"]["name"] == "sr"
+    assert contract["input"]["shape"] == [1, 3, 48, 40] and contract["output"]["shape"] == [1, 3, 192, 160]
+    assert contract["model"]["source_sha256"] == edge_sr.load(MODEL).sha256
+    assert contract["versions"]["torch"].startswith("2.13.0")
+    verification = contract["verification"]
+    assert verification["passed"] and "spec-read-back" in verification["checks"]
+    assert "DIV2K" in verification["sizes"][0]["input"]
+    if target in RUNNABLE:
+        assert verification["ran"] and "numerics" in verification["checks"]
+        assert verification["max_abs_diff"] <= 1e-4
+        # The artifact, re-run independently on another real crop, still matches PyTorch.
+        runner = converter.runner(artifact, ExportSpec(shape=ShapePolicy.fixed(*SIZE)))
+        x = real_crop(*SIZE, index=5)
+        reference = edge_sr.load(MODEL).run(x)
+        assert float((runner(x) - reference).abs().max()) <= 1e-4
+    else:
+        assert not verification["ran"] and "cannot run" in verification["not_run_because"]
+    golden = contract["golden"]
+    golden_input = np.asarray(Image.open(all_targets / golden["input"]))
+    golden_output = np.load(all_targets / golden["output"])
+    assert golden_input.shape == (48, 40, 3)
+    window = golden["output_window"]
+    assert golden_output.shape == (1, 3, window["height"], window["width"])
+    x = torch.from_numpy(golden_input.transpose(2, 0, 1).astype(np.float32) / 255.0)[None]
+    full = edge_sr.load(MODEL).run(x)
+    expected = full[:, :, window["top"] : window["top"] + window["height"], window["left"] : window["left"] + window["width"]]
+    assert float((torch.from_numpy(golden_output) - expected).abs().max()) <= 1e-4
+
+
+def test_coreml_spec_is_read_back(all_targets):
+    inspection = _contract(all_targets, "coreml")["inspection"]
+    assert inspection["inputs"][0]["name"] == "lr" and inspection["inputs"][0]["shape"] == [1, 3, 48, 40]
+    assert inspection["outputs"][0]["name"] == "sr"
+    assert {"conv", "sigmoid"} <= set(inspection["ops"])
+    assert inspection["const_tensors"]["fp16"] == 0  # fp32 requested
+    delegated = _contract(all_targets, "executorch-coreml")["inspection"]
+    assert delegated["delegates"] == ["CoreMLBackend"]
+    xnnpack = _contract(all_targets, "executorch")["inspection"]
+    assert xnnpack["delegates"] == ["XnnpackBackend"]
+
+
+class _Rank6PixelShuffle(torch.nn.Module):
+    """Pixel shuffle written the textbook way: one rank-6 reshape/permute (what GPU delegates reject)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        y = x.reshape(n, c // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3)
+        return y.reshape(n, c // 4, h * 2, w * 2)
+
+
+def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path):
+    inspection = _contract(all_targets, "tflite")["inspection"]
+    assert inspection["high_rank_reshapes"] == []
+    assert "TRANSPOSE_CONV" in inspection["ops"] and "RESHAPE" not in inspection["ops"]
+    converter = get_converter("tflite")
+    spec = ExportSpec(shape=ShapePolicy.fixed(8, 8))
+    # The detector is real: a rank-6 shuffle is flagged ...
+    rank6 = tmp_path / "rank6.tflite"
+    converter.export(_Rank6PixelShuffle(), spec, rank6, sample=torch.rand(1, 12, 8, 8))
+    assert any(entry["rank"] == 6 for entry in converter.inspect(rank6)["high_rank_reshapes"])
+    # ... and exporting the network's PixelShuffle unchanged needs a chain of reshapes/transposes
+    # around the upsampler, which the one-hot TRANSPOSE_CONV replaces.
+    plain = tmp_path / "plain.tflite"
+    converter.export(edge_sr.load(MODEL).module, ExportSpec(shape=ShapePolicy.fixed(*SIZE)), plain, sample=torch.rand(1, 3, *SIZE))
+    assert "RESHAPE" in converter.inspect(plain)["ops"]
+
+
+@pytest.mark.parametrize("target", ["onnx", "tflite", "executorch"])
+def test_dynamic_artifacts_work_at_two_sizes_one_odd(target, tmp_path, zoo_dir, data_dir, real_crop):
+    spec = ExportSpec(shape=ShapePolicy.dynamic())
+    result = convert_model(edge_sr.load("span-tiny"), target=target, spec=spec, output_dir=tmp_path)
+    contract = Contract.read(result.contract).data
+    assert contract["input"]["shape"] == [1, 3, -1, -1]
+    sizes = [row["size"] for row in contract["verification"]["sizes"]]
+    assert [37, 53] in sizes and len(sizes) == 2
+    assert all(row["max_abs_diff"] <= 1e-4 for row in contract["verification"]["sizes"])
+    runner = get_converter(target).runner(result.artifact, spec)
+    for size in [(29, 35), (80, 64)]:
+        x = real_crop(*size, index=2)
+        assert float((runner(x) - edge_sr.load("span-tiny").run(x)).abs().max()) <= 1e-4
+
+
+@pytest.mark.parametrize("target", ["onnx", "tflite", "executorch", "coreml"])
+def test_fp16_artifacts(target, tmp_path, zoo_dir, data_dir):
+    result = convert_model(edge_sr.load("span-tiny"), target=target, spec=ExportSpec(precision="fp16", shape=ShapePolicy.fixed(40, 48)), output_dir=tmp_path)
+    contract = Contract.read(result.contract).data
+    assert contract["precision"] == "fp16"
+    if target == "coreml":
+        assert contract["inspection"]["const_tensors"]["fp16"] > 10
+    else:
+        assert contract["verification"]["psnr_db"] >= 50
+        assert contract["verification"]["tolerance"]["name"] == "convert-fp16-psnr"
+
+
+def test_nhwc_tflite_for_mobile_apps(tmp_path, zoo_dir, data_dir, real_crop):
+    spec = ExportSpec(shape=ShapePolicy.fixed(32, 36), layout="nhwc")
+    result = convert_model(edge_sr.load("span-tiny"), target="tflite", spec=spec, output_dir=tmp_path)
+    contract = Contract.read(result.contract).data
+    assert contract["input"]["layout"] == "NHWC" and contract["input"]["shape"] == [1, 32, 36, 3]
+    assert contract["inspection"]["inputs"][0]["shape"] == [1, 32, 36, 3]
+    assert "TRANSPOSE" not in contract["inspection"]["ops"]  # no layout shuffles at the I/O either
+    assert contract["verification"]["max_abs_diff"] <= 1e-4
+
+
+def test_coreml_enumerated_shapes_and_image_io(tmp_path, zoo_dir, data_dir):
+    sizes = [(64, 64), (48, 80)]
+    result = convert_model(edge_sr.load("span-tiny"), target="coreml", spec=ExportSpec(shape=ShapePolicy.enumerated(sizes)), output_dir=tmp_path)
+    inspection = Contract.read(result.contract).data["inspection"]
+    assert sorted(tuple(s[-2:]) for s in inspection["inputs"][0]["enumerated"]) == sorted(sizes)
+    image = convert_model(edge_sr.load("span-tiny"), target="coreml", spec=ExportSpec(shape=ShapePolicy.fixed(32, 32), image_io=True), output_dir=tmp_path / "image")
+    contract = Contract.read(image.contract).data
+    assert contract["inspection"]["inputs"][0]["type"] == "imageType"
+    assert contract["inspection"]["outputs"][0]["type"] == "imageType"
+    assert contract["output"]["clamped"] is True
+
+
+@pytest.mark.skipif(sys.platform != "darwin", reason="coremltools runs predictions only on macOS")
+def test_coreml_numerics_on_macos(all_targets):
+    contract = _contract(all_targets, "coreml")
+    assert contract["verification"]["ran"] and contract["verification"]["max_abs_diff"] <= 1e-4
+
+
+def test_failed_verification_leaves_nothing(tmp_path, zoo_dir, data_dir, monkeypatch):
+    converter = get_converter("onnx")
+    original = type(converter).runner
+
+    def off_by_a_little(self, path, spec, *, threads=None):
+        run = original(self, path, spec, threads=threads)
+        return lambda x: run(x) + 1e-3
+
+    monkeypatch.setattr(type(converter), "runner", off_by_a_little)
+    with pytest.raises(edge_sr.VerificationError, match="convert-fp32"):
+        convert_model(edge_sr.load("span-tiny"), target="onnx", spec=ExportSpec(shape=ShapePolicy.fixed(24, 24)), output_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_sdk_is_one_line_naming_the_package(tmp_path, zoo_dir, capsys, monkeypatch):
+    real = SDK.available
+    monkeypatch.setattr(SDK, "available", lambda self: False if self.package == "onnxsim" else real(self))
+    code = main(["convert", "span-tiny", "--target", "onnx", "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "pip install onnxsim" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_unsupported_spec_is_one_line(tmp_path, zoo_dir, capsys):
+    code = main(["convert", "span-tiny", "--target", "onnx", "--sizes", "64x64,32x32", "-o", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "enumerated" in err and err.count("\n") == 1
+    code = main(["convert", "span-tiny", "--target", "onnx", "--input-size", "big", "-o", str(tmp_path)])
+    assert code == 2 and "expected HxW" in capsys.readouterr().err
+
+
+def test_verification_crop_is_real_div2k(data_dir):
+    x, source = verification_crop(37, 53)
+    assert x.shape == (1, 3, 37, 53) and "DIV2K" in source
+    assert torch.equal(torch.round(x * 255) / 255, x)
+
+
+MATRIX_MODELS = ["span-ch28", "dsclora", "spanf", "efdn", "span-team46", "espan", "dscf-fused", "efdn-x2"]
+MATRIX_SPECS = {
+    "fp32-fixed": ExportSpec(shape=ShapePolicy.fixed(64, 72)),
+    "fp32-dynamic": ExportSpec(shape=ShapePolicy.dynamic()),
+    "fp16-fixed": ExportSpec(precision="fp16", shape=ShapePolicy.fixed(64, 72)),
+}
+
+
+KNOWN_LIMITS = {
+    # CoreML needs constant sizes for bilinear resizes; EFDN's attention resizes to the input size.
+    **{(m, t, "fp32-dynamic"): "resize" for m in ("efdn", "efdn-x2") for t in ("coreml", "executorch-coreml")},
+    # LiteRT's XNNPACK delegate cannot re-plan EFDN's input-sized resize when the input changes.
+    **{(m, "tflite", "fp32-dynamic"): "failed to run it" for m in ("efdn", "efdn-x2")},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec_name", list(MATRIX_SPECS))
+@pytest.mark.parametrize("target", [c.name for c in TARGETS])
+@pytest.mark.parametrize("model", MATRIX_MODELS)
+def test_matrix(model, target, spec_name, tmp_path, zoo_dir, data_dir):
+    spec = MATRIX_SPECS[spec_name]
+    limit = KNOWN_LIMITS.get((model, target, spec_name))
+    if limit is not None:
+        # A documented limitation must still fail cleanly: one error, nothing written.
+        with pytest.raises(ConversionError, match=limit):
+            convert_model(edge_sr.load(model), target=target, spec=spec, output_dir=tmp_path)
+        assert list(tmp_path.iterdir()) == []
+        return
+    result = convert_model(edge_sr.load(model), target=target, spec=spec, output_dir=tmp_path)
+    verification = Contract.read(result.contract).data["verification"]
+    assert verification["passed"]
+    if verification["ran"]:
+        if spec.precision == "fp32":
+            assert verification["max_abs_diff"] <= 1e-4
+        else:
+            assert verification["psnr_db"] >= 50
+    line = json.dumps({"model": model, "target": target, "spec": spec_name, "ran": verification["ran"],
+                       "max_abs_diff": verification.get("max_abs_diff"), "psnr_db": verification.get("psnr_db"),
+                       "bytes": result.bytes, "seconds": round(result.seconds, 1)})
+    import os
+
+    if os.environ.get("EDGE_SR_MATRIX_LOG"):
+        with open(os.environ["EDGE_SR_MATRIX_LOG"], "a") as sink:
+            sink.write(line + "\n")
