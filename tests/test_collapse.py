@@ -14,7 +14,10 @@ from edge_sr.complexity import measure
 from edge_sr.tolerances import COLLAPSE_FP32
 from train_forms import SPAN48_TRAIN, SPANF_TRAIN, dsclora_train, efdn_train, save_dsclora, save_random
 
-PLAIN_LEAVES = (nn.Conv2d, nn.PReLU, nn.PixelShuffle)
+from edge_sr.archs.span.model import InputNormalization
+
+# InputNormalization is ``(x - mean) * 255``: a subtraction and a multiplication, no weights.
+PLAIN_LEAVES = (nn.Conv2d, nn.PReLU, nn.PixelShuffle, InputNormalization)
 
 CASES = {
     "span-c48-conv3xc": ("span", SPAN48_TRAIN, {}),
