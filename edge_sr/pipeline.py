@@ -2,8 +2,8 @@
 
 zoo checkpoint -> load (arch detection, strict keys) -> collapse (verified) -> deploy
 checkpoint -> evaluation on the benchmark sets found under ``$EDGE_SR_DATA`` -> one upscaled
-DIV2K LR image -> ``summary.json`` and ``summary.md``.  Conversion, INT8 and latency join this
-pipeline as they land.
+DIV2K LR image -> every conversion target (fp32, 256x256, each verified in its runtime) ->
+``summary.json`` and ``summary.md``.  INT8 and latency join this pipeline as they land.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from edge_sr._files import atomic_output
 from edge_sr.collapse import collapse, save_deploy_checkpoint
-from edge_sr.errors import DatasetError
+from edge_sr.errors import DatasetError, EdgeSRError
 from edge_sr.evaluate import evaluate
 from edge_sr.loading import load
 from edge_sr.upscale import upscale_file
@@ -44,11 +44,11 @@ def run_pipeline(
     started = time.perf_counter()
     summary: dict[str, Any] = {"model": model, "steps": {}}
 
-    echo(f"[1/4] load {model}")
+    echo(f"[1/5] load {model}")
     source = load(model)
     summary["source"] = source.summary()
 
-    echo(f"[2/4] collapse ({source.arch}, {source.form} form) and write the deploy checkpoint")
+    echo(f"[2/5] collapse ({source.arch}, {source.form} form) and write the deploy checkpoint")
     deployed = collapse(source)
     report = deployed.collapse_report
     checkpoint = save_deploy_checkpoint(deployed, out / "deploy.pth")
@@ -60,7 +60,7 @@ def run_pipeline(
         f"max |diff| {report.max_abs_diff:.2e} ({report.tolerance})"
     )
 
-    echo("[3/4] evaluate (LR = MATLAB bicubic of HR; border crop = scale)")
+    echo("[3/5] evaluate (LR = MATLAB bicubic of HR; border crop = scale)")
     evaluations = {}
     for name in benchmarks:
         folder = data / "benchmarks" / name
@@ -72,7 +72,7 @@ def run_pipeline(
         )
     summary["steps"]["evaluate"] = evaluations
 
-    echo("[4/4] upscale one DIV2K LR image")
+    echo("[4/5] upscale one DIV2K LR image")
     lr_images = sorted((data / DIV2K_LR_X4).glob("*.png"))
     if not lr_images:
         raise DatasetError(f"{data / DIV2K_LR_X4}: expected DIV2K x4 LR images, found none")
@@ -85,6 +85,27 @@ def run_pipeline(
         "seconds": round(time.perf_counter() - tick, 3),
     }
     echo(f"      {lr_images[0].name} -> {width}x{height} in {summary['steps']['upscale']['seconds']:.2f} s")
+
+    echo("[5/5] convert to every target (fp32, 256x256) and verify each artifact in its runtime")
+    from edge_sr.converters import TARGETS
+    from edge_sr.converters.pipeline import convert_model
+    from edge_sr.converters.spec import ExportSpec
+
+    conversions = {}
+    for converter in TARGETS:
+        try:
+            result = convert_model(reloaded, target=converter.name, spec=ExportSpec(precision="fp32"), output_dir=out / "artifacts")
+        except EdgeSRError as error:
+            conversions[converter.name] = {"error": str(error)}
+            echo(f"      {converter.name:<18} FAILED: {error}")
+            continue
+        conversions[converter.name] = {
+            "artifact": str(result.artifact), "bytes": result.bytes, "verified": result.verified,
+            "max_abs_diff": result.max_abs_diff, "seconds": round(result.seconds, 1),
+        }
+        diff = "-" if result.max_abs_diff is None else f"{result.max_abs_diff:.1e}"
+        echo(f"      {converter.name:<18} {result.bytes / 1e6:5.2f} MB  max |diff| {diff:<8} {result.verified} ({result.seconds:.1f} s)")
+    summary["steps"]["convert"] = conversions
     summary["seconds"] = round(time.perf_counter() - started, 2)
 
     with atomic_output(out / "summary.json") as temporary:
@@ -113,4 +134,11 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {row['psnr_rgb']:.3f} | {row['psnr_y']:.3f} | {row['psnr_y_float']:.3f} | {row['ssim_y']:.4f} |"
         )
+    lines += ["", "| target | artifact | size | verified | max abs diff vs PyTorch |", "|---|---|---|---|---|"]
+    for target, row in summary["steps"].get("convert", {}).items():
+        if "error" in row:
+            lines.append(f"| {target} | failed | | {row['error']} | |")
+            continue
+        diff = "—" if row["max_abs_diff"] is None else f"{row['max_abs_diff']:.1e}"
+        lines.append(f"| {target} | {Path(row['artifact']).name} | {row['bytes'] / 1e6:.2f} MB | {row['verified']} | {diff} |")
     return "\n".join(lines) + "\n"
