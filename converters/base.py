@@ -90,6 +90,10 @@ class Converter(ABC):
     def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
         """A callable running ``path`` in this target's runtime, or None if it cannot run here."""
 
+    def secondary_runners(self, path: Path, spec: ExportSpec) -> tuple[dict[str, Runner], list[str]]:
+        """Other runtimes that must agree with the artifact too, and notes on any not available."""
+        return {}, []
+
     @abstractmethod
     def inspect(self, path: Path) -> dict[str, Any]:
         """Facts read back from the artifact: ``inputs``/``outputs`` (name, shape), ``ops`` (types)."""

@@ -272,6 +272,24 @@ def convert_model(
             if golden_input is None or height * width < golden_input.shape[2] * golden_input.shape[3]:
                 golden_input, golden_output = x, (candidate if candidate is not None else reference)
                 golden_source = converter.runtime_name if candidate is not None else "pytorch (artifact not runnable here)"
+        secondary, secondary_notes = converter.secondary_runners(artifact, spec)
+        verification["secondary"] = []
+        for runtime_name, secondary_runner in secondary.items():
+            height, width = verification["sizes"][0]["size"]
+            x, _ = verification_crop(height, width)
+            with torch.inference_mode():
+                reference = module(x)
+            try:
+                other = secondary_runner(x)
+            except Exception as error:
+                raise ConversionError(f"{target}: {runtime_name} failed to run the artifact ({error})") from None
+            diff = float((other - reference).abs().max())
+            quality = psnr(other, reference)
+            if (spec.precision == "fp32" and diff > CONVERT_FP32.atol) or (spec.precision == "fp16" and quality < CONVERT_FP16_MIN_PSNR_DB):
+                raise VerificationError(f"{target}: {runtime_name} output differs from PyTorch by {diff:.3g} ({quality:.1f} dB)")
+            verification["secondary"].append({"runtime": runtime_name, "size": [height, width], "max_abs_diff": diff})
+            checks.append("secondary-runtime")
+        notes.extend(secondary_notes)
         if runner is not None:
             verification.update(
                 runtime=converter.runtime_name,

@@ -24,6 +24,17 @@ from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
 from edge_sr.converters.spec import ExportSpec
 
 SIGNATURE = "serving_default"
+LEGACY_PYTHON_ENV = "EDGE_SR_TFLITE_RUNTIME_PYTHON"
+"""A Python with the legacy ``tflite-runtime`` interpreter (it needs numpy<2, so it lives in its
+own environment; ``scripts/setup-env.sh`` makes one where the wheel installs)."""
+LEGACY_SCRIPT = """
+import sys, numpy as np
+from tflite_runtime.interpreter import Interpreter
+import tflite_runtime
+runner = Interpreter(model_path=sys.argv[1], num_threads=1).get_signature_runner(sys.argv[4])
+np.save(sys.argv[3], runner(**{sys.argv[5]: np.load(sys.argv[2])})[sys.argv[6]])
+print(tflite_runtime.__version__)
+"""
 MAX_DELEGATE_RANK = 4
 """GPU delegates reject RESHAPE/TRANSPOSE tensors above rank 4."""
 
@@ -105,6 +116,29 @@ class TFLiteConverter(Converter):
             return from_layout(torch.from_numpy(np.asarray(result[OUTPUT_NAME], dtype=np.float32)), spec.layout)
 
         return run
+
+    def secondary_runners(self, path: Path, spec: ExportSpec) -> tuple[dict[str, Runner], list[str]]:
+        python = os.environ.get(LEGACY_PYTHON_ENV)
+        if not python or not Path(python).is_file():
+            return {}, [f"legacy tflite-runtime check not run: set {LEGACY_PYTHON_ENV} to a Python with tflite-runtime"]
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            import subprocess
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as scratch:
+                source, result = Path(scratch) / "x.npy", Path(scratch) / "y.npy"
+                np.save(source, to_layout(x, spec.layout).numpy().astype(np.float32))
+                completed = subprocess.run(
+                    [python, "-c", LEGACY_SCRIPT, str(path), str(source), str(result), SIGNATURE, INPUT_NAME, OUTPUT_NAME],
+                    capture_output=True, text=True, timeout=300,
+                )
+                if completed.returncode != 0:
+                    last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+                    raise RuntimeError(f"tflite-runtime could not run the artifact: {last}")
+                return from_layout(torch.from_numpy(np.load(result).astype(np.float32)), spec.layout)
+
+        return {"tflite-runtime (legacy interpreter)": run}, []
 
     def inspect(self, path: Path) -> dict[str, Any]:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType

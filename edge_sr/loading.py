@@ -39,8 +39,8 @@ def load(
     path = Path(text)
     zoo_name = None
     if not path.exists():
-        if text in zoo.names():
-            zoo_name = text
+        if zoo.is_zoo_name(text):
+            zoo_name = zoo.entry(text).name
             path = zoo.resolve(text)
         else:
             raise CheckpointError(

@@ -186,10 +186,15 @@ def names() -> list[str]:
 
 
 def entry(name: str) -> ZooEntry:
+    """The zoo entry called ``name``: its short name, its file name, or the file name's stem."""
     for candidate in ZOO:
-        if candidate.name == name:
+        if name in (candidate.name, candidate.filename, Path(candidate.filename).stem):
             return candidate
     raise ZooError(f"{name}: not a zoo model name; known: {', '.join(names())}")
+
+
+def is_zoo_name(name: str) -> bool:
+    return any(name in (e.name, e.filename, Path(e.filename).stem) for e in ZOO)
 
 
 def cache_dir() -> Path:
@@ -202,6 +207,7 @@ def cache_dir() -> Path:
 def resolve(name: str, *, progress=None) -> Path:
     """Path of a verified local copy of zoo model ``name`` (downloading it if needed)."""
     item = entry(name)
+    name = item.name
     local_zoo = os.environ.get("EDGE_SR_ZOO")
     if local_zoo:
         path = Path(local_zoo) / item.filename

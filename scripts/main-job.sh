@@ -7,4 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup-env.sh"
 export EDGE_SR_ZOO="${EDGE_SR_ZOO:-$root/../shared/data/zoo}"
 export EDGE_SR_DATA="${EDGE_SR_DATA:-$root/../shared/data}"
+if [ -x "$root/.venv/tflite-runtime/bin/python" ]; then
+    export EDGE_SR_TFLITE_RUNTIME_PYTHON="${EDGE_SR_TFLITE_RUNTIME_PYTHON:-$root/.venv/tflite-runtime/bin/python}"
+fi
 exec "$root/.venv/bin/edge-sr" pipeline "${1:-span-ch28}" -o "${2:-$root/out/pipeline}"

@@ -27,3 +27,17 @@ if [ ! -x .venv/bin/edge-sr ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ];
     .venv/bin/python -c "import edge_sr, edge_sr.converters, edge_sr.quant"
     echo "$wanted" > "$stamp"
 fi
+
+# The legacy tflite-runtime interpreter needs numpy<2, so it gets its own small environment;
+# converters check .tflite files in it too.  Best effort: where the wheel does not install, the
+# check is reported as not run.
+legacy=.venv/tflite-runtime
+if [ ! -x "$legacy/bin/python" ] || ! "$legacy/bin/python" -c "import tflite_runtime" >/dev/null 2>&1; then
+    if "$python" -m venv "$legacy" >/dev/null 2>&1 \
+        && "$legacy/bin/python" -m pip install --quiet --disable-pip-version-check "tflite-runtime==2.14.0" "numpy<2" >/dev/null 2>&1; then
+        echo "setup: legacy tflite-runtime 2.14.0 installed in $legacy" >&2
+    else
+        echo "setup: tflite-runtime does not install here; the legacy-interpreter check will be skipped" >&2
+        rm -rf "$legacy"
+    fi
+fi

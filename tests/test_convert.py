@@ -250,3 +250,27 @@ def test_matrix(model, target, spec_name, tmp_path, zoo_dir, data_dir):
     if os.environ.get("EDGE_SR_MATRIX_LOG"):
         with open(os.environ["EDGE_SR_MATRIX_LOG"], "a") as sink:
             sink.write(line + "\n")
+
+
+def test_train_form_checkpoints_are_collapsed_first(tmp_path, zoo_dir, data_dir, real_crop):
+    from train_forms import efdn_train, save_random
+
+    source = save_random(tmp_path / "efdn_train.pth", "efdn", efdn_train("gv"))
+    train = edge_sr.load(source, edbb_variant="gv")
+    result = convert_model(train, target="onnx", spec=ExportSpec(shape=ShapePolicy.fixed(24, 28)), output_dir=tmp_path / "out")
+    contract = Contract.read(result.contract).data
+    assert contract["model"]["arch"] == "efdn" and "edbb_variant" not in contract["model"]["hyperparameters"]
+    runner = get_converter("onnx").runner(result.artifact, ExportSpec(shape=ShapePolicy.fixed(24, 28)))
+    x = real_crop(24, 28, index=4)
+    assert float((runner(x) - train.run(x)).abs().max()) <= 1e-4
+
+
+def test_tflite_also_runs_in_the_legacy_interpreter(all_targets):
+    import os
+
+    if not os.environ.get("EDGE_SR_TFLITE_RUNTIME_PYTHON"):
+        pytest.fail("EDGE_SR_TFLITE_RUNTIME_PYTHON is not set: scripts/setup-env.sh installs tflite-runtime here")
+    verification = _contract(all_targets, "tflite")["verification"]
+    assert "secondary-runtime" in verification["checks"]
+    (row,) = verification["secondary"]
+    assert row["runtime"].startswith("tflite-runtime") and row["max_abs_diff"] <= 1e-4

@@ -77,3 +77,10 @@ def test_published_psnr_on_set5(name, psnr_rgb, psnr_y, zoo_dir, data_dir):
     if name == "efdn":
         assert result["psnr_y_float"] == pytest.approx(32.075, abs=0.01)
     assert 0.85 < result["ssim_y"] < 0.95
+
+
+def test_zoo_models_answer_to_their_file_names_too(zoo_dir):
+    by_stem = edge_sr.load("ntire24_team38_span_ch28_slim")
+    by_file = edge_sr.load("ntire24_team38_span_ch28_slim.pth")
+    assert by_stem.zoo_name == by_file.zoo_name == "span-ch28"
+    assert by_stem.sha256 == zoo.entry("span-ch28").sha256
