@@ -22,9 +22,21 @@ from edge_sr.loading import load
 
 __version__ = "0.1.0"
 
+# Conversion lives in edge_sr.converters (installed from converters/); its SDKs load lazily.
+from edge_sr.converters.contract import Contract  # noqa: E402
+from edge_sr.converters.pipeline import ConversionError, ConversionResult, ConverterUnavailable  # noqa: E402
+from edge_sr.converters.pipeline import convert_model as convert  # noqa: E402
+from edge_sr.converters.spec import ExportSpec, ShapePolicy  # noqa: E402
+
 __all__ = [
     "CheckpointError",
     "CollapseReport",
+    "Contract",
+    "ConversionError",
+    "ConversionResult",
+    "ConverterUnavailable",
+    "ExportSpec",
+    "ShapePolicy",
     "DatasetError",
     "DownloadError",
     "EdgeSRError",
@@ -36,6 +48,7 @@ __all__ = [
     "ZooError",
     "__version__",
     "collapse",
+    "convert",
     "load",
     "save_deploy_checkpoint",
 ]
