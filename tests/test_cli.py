@@ -150,8 +150,15 @@ def _bad_inputs(tmp_path: Path, zoo_dir: Path, div2k_lr):
     fused = zoo_dir / "ntire26_team15_DSCF_Fused.pth"
     unknown = tmp_path / "unknown.pth"
     torch.save({"backbone.0.weight": torch.zeros(3, 3, 3, 3)}, unknown)
+    evil = tmp_path / "evil.pth"
+    import pickle
+
+    from test_checkpoint import _RunsCode
+
+    torch.save({"payload": _RunsCode(tmp_path / "pwned")}, evil, pickle_module=pickle)
     out = tmp_path / "out"
     return {
+        "pickle-runs-code": (["info", evil], ["evil.pth", "could run code"]),
         "truncated": (["collapse", truncated, "-o", out / "a.pth"], ["truncated.pth", "truncated or corrupt"]),
         "not-a-checkpoint": (["info", text], ["readme.pth", "not a"]),
         "unknown-layout": (["collapse", unknown, "-o", out / "b.pth"], ["unknown network layout"]),
@@ -171,6 +178,7 @@ def test_bad_inputs_give_one_line_and_leave_no_file(capsys, tmp_path, zoo_dir, d
         code, out, err = run_cli(capsys, *argv)
         assert_one_line_error(code, err, *fragments)
     assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_console_script_prints_no_traceback(tmp_path, zoo_dir):
