@@ -46,24 +46,28 @@ def psnr_y(sr: np.ndarray, hr: np.ndarray, *, border: int, rounding: str = "matl
     return _psnr(rgb_to_y(_crop(sr, border), rounding=rounding), rgb_to_y(_crop(hr, border), rounding=rounding))
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2.0
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None]
+    return g / g.sum()
+
+
+def _gaussian_filter(image: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    # The 2-D Gaussian is separable: two 1-D passes, 'valid' like the 11x11 window.
+    return F.conv2d(F.conv2d(image, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))
 
 
 def ssim_y(sr: np.ndarray, hr: np.ndarray, *, border: int, rounding: str = "matlab") -> float:
     """SSIM on Y: 11x11 Gaussian window (sigma 1.5), 'valid' filtering, K1 0.01, K2 0.03, L 255."""
     a = torch.from_numpy(rgb_to_y(_crop(sr, border), rounding=rounding))[None, None]
     b = torch.from_numpy(rgb_to_y(_crop(hr, border), rounding=rounding))[None, None]
-    window = _gaussian_window()
-    if a.shape[-1] < window.shape[-1] or a.shape[-2] < window.shape[-2]:
+    g = _gaussian_1d()
+    if min(a.shape[-2:]) < g.numel():
         raise ValueError(f"SSIM needs at least 11x11 pixels after the border crop, got {tuple(a.shape[-2:])}")
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_a, mu_b = F.conv2d(a, window), F.conv2d(b, window)
-    var_a = F.conv2d(a * a, window) - mu_a**2
-    var_b = F.conv2d(b * b, window) - mu_b**2
-    cov = F.conv2d(a * b, window) - mu_a * mu_b
+    mu_a, mu_b = _gaussian_filter(a, g), _gaussian_filter(b, g)
+    var_a = _gaussian_filter(a * a, g) - mu_a**2
+    var_b = _gaussian_filter(b * b, g) - mu_b**2
+    cov = _gaussian_filter(a * b, g) - mu_a * mu_b
     ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return float(ssim_map.mean())
