@@ -1,0 +1,95 @@
+"""Quantisation recipes as data: frozen, validated, versioned, serialisable.
+
+A recipe says *what* to quantise and how to calibrate; a handler per target (selected by the
+recipe's type and the target) says *how* a given SDK does it, and must say which parts of a
+recipe it cannot honour rather than drop them silently.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from edge_sr.errors import OptionError
+
+RECIPE_SCHEMA = "edge-sr/quant-recipe"
+RECIPE_VERSION = 1
+RANGE_ESTIMATORS = ("minmax", "percentile", "mse", "entropy")
+CALIBRATION_SOURCES = ("div2k",)
+"""Named sources; any other value is a folder of images."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration:
+    """Which images calibrate activation ranges: ``images`` deterministic ``crop`` crops (seeded)."""
+
+    source: str = "div2k"
+    images: int = 32
+    crop: int = 128
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.images < 1 or self.crop < 8:
+            raise OptionError(f"calibration: expected images >= 1 and crop >= 8, found {self.images} and {self.crop}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Int8Recipe:
+    """W8A8: weights int8 per-channel symmetric, activations int8 per-tensor (affine).
+
+    ``keep_float`` names layers (module paths such as ``"upsampler.0"``) left in higher
+    precision; ``fold_normalization`` folds SPAN's ``(x - mean) * 255`` into the first conv
+    first (exact, border included) so the first activation range is not dominated by ±143.
+    """
+
+    weight_bits: int = 8
+    weight_granularity: str = "per-channel"
+    weight_symmetric: bool = True
+    activation_bits: int = 8
+    activation_granularity: str = "per-tensor"
+    activation_symmetric: bool = False
+    range_estimator: str = "minmax"
+    percentile: float = 99.99
+    calibration: Calibration = field(default_factory=Calibration)
+    keep_float: tuple[str, ...] = ()
+    fold_normalization: bool = True
+    version: int = RECIPE_VERSION
+
+    def __post_init__(self) -> None:
+        if self.version != RECIPE_VERSION:
+            raise OptionError(f"quantisation recipe version {self.version}: this edge-sr reads version {RECIPE_VERSION}")
+        if (self.weight_bits, self.activation_bits) != (8, 8):
+            raise OptionError(f"recipe: expected 8-bit weights and activations, found {self.weight_bits}/{self.activation_bits}")
+        if self.weight_granularity not in ("per-channel", "per-tensor"):
+            raise OptionError(f"recipe: weight_granularity {self.weight_granularity!r}: expected per-channel or per-tensor")
+        if self.activation_granularity != "per-tensor":
+            raise OptionError(f"recipe: activation_granularity {self.activation_granularity!r}: only per-tensor is supported")
+        if self.range_estimator not in RANGE_ESTIMATORS:
+            raise OptionError(f"recipe: range_estimator {self.range_estimator!r}: expected one of {', '.join(RANGE_ESTIMATORS)}")
+        if not 50.0 < self.percentile <= 100.0:
+            raise OptionError(f"recipe: percentile {self.percentile}: expected a value in (50, 100]")
+        if not isinstance(self.keep_float, tuple):
+            object.__setattr__(self, "keep_float", tuple(self.keep_float))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": RECIPE_SCHEMA, "kind": "int8", **asdict(self), "keep_float": list(self.keep_float)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Int8Recipe":
+        if data.get("schema") != RECIPE_SCHEMA or data.get("kind") != "int8":
+            raise OptionError(f"expected an {RECIPE_SCHEMA} int8 recipe, found schema {data.get('schema')!r} kind {data.get('kind')!r}")
+        fields = {k: v for k, v in data.items() if k not in ("schema", "kind")}
+        fields["calibration"] = Calibration(**fields.get("calibration", {}))
+        fields["keep_float"] = tuple(fields.get("keep_float", ()))
+        try:
+            return cls(**fields)
+        except TypeError as exc:
+            raise OptionError(f"quantisation recipe: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "Int8Recipe":
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,41 @@
+"""Quantisation recipes are frozen, validated and round-trip through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from edge_sr.errors import OptionError
+from edge_sr.quant.recipe import Calibration, Int8Recipe
+
+
+def test_recipe_round_trips_and_is_frozen():
+    recipe = Int8Recipe(range_estimator="percentile", percentile=99.9, keep_float=["upsampler.0"], calibration=Calibration(images=16, crop=96, seed=7))
+    assert recipe.keep_float == ("upsampler.0",)
+    again = Int8Recipe.from_json(recipe.to_json())
+    assert again == recipe and hash(again) == hash(recipe)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipe.percentile = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"range_estimator": "magic"}, "range_estimator"),
+        ({"weight_bits": 4}, "8-bit"),
+        ({"activation_granularity": "per-channel"}, "per-tensor"),
+        ({"percentile": 10.0}, "percentile"),
+        ({"version": 2}, "version 2"),
+        ({"calibration": {"images": 0}}, "images >= 1"),
+    ],
+)
+def test_invalid_recipes_are_refused(kwargs, message):
+    data = Int8Recipe().to_dict()
+    if "calibration" in kwargs:
+        data["calibration"].update(kwargs.pop("calibration"))
+    data.update(kwargs)
+    with pytest.raises(OptionError, match=message):
+        Int8Recipe.from_dict(data)
+    with pytest.raises(OptionError, match="expected an"):
+        Int8Recipe.from_dict({"schema": "something-else"})
