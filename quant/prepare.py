@@ -1,0 +1,90 @@
+"""Quantisation-friendly graph preparation; every step is exact in fp32 and checked.
+
+``fold_input_normalization``: SPAN feeds ``(x - mean) * 255`` (values up to about ±143) into
+``conv_1``.  Folding the affine into ``conv_1`` keeps the first activation in [0, 1]; the one
+subtlety is the border, where ``conv_1`` zero-pads the *normalised* input, i.e. pads the raw
+input with ``mean``.  The folded conv zero-pads the raw input and adds back, on the border
+pixels only, what the ``mean``-valued padding would have contributed: a fixed correction
+computed by convolving a border indicator (1 outside the image, 0 inside) with the folded
+kernel's per-tap mean response.  Exact up to float rounding, at any input size.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edge_sr.errors import OptionError
+from edge_sr.tolerances import Tolerance
+
+FOLD_FP32 = Tolerance(
+    name="fold-fp32",
+    atol=1e-4,
+    rtol=1e-6,
+    meaning="graph preparation for quantisation (normalisation fold) vs the deploy module, fp32",
+)
+
+
+class NormalizationFoldedConv(nn.Module):
+    """``conv(pad_mean(x)) `` written as ``conv(pad_0(x)) + border_correction``.
+
+    Input NCHW float32 RGB in [0, 1]; output as the original ``conv_1(normalize(x))``.
+    """
+
+    def __init__(self, conv: nn.Conv2d, mean: torch.Tensor, img_range: float) -> None:
+        super().__init__()
+        weight = conv.weight.detach().double()
+        bias = conv.bias.detach().double()
+        mean = mean.detach().double().flatten()
+        self.padding = conv.padding
+        folded = weight * img_range
+        self.conv = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding)
+        self.conv.weight.data.copy_(folded.float())
+        # Interior pixels: W*r*x - W*r*mean summed over every tap.
+        self.conv.bias.data.copy_((bias - (folded * mean.view(1, -1, 1, 1)).sum(dim=(1, 2, 3))).float())
+        # Border pixels also see padded taps, which should have carried `mean`, not 0.
+        self.border = nn.Conv2d(1, conv.out_channels, conv.kernel_size, bias=False)
+        self.border.weight.data.copy_((folded * mean.view(1, -1, 1, 1)).sum(dim=1, keepdim=True).float())
+        self.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad_h, pad_w = self.padding
+        outside = F.pad(torch.zeros_like(x[:, :1]), (pad_w, pad_w, pad_h, pad_h), value=1.0)
+        return self.conv(x) + self.border(outside)
+
+
+def fold_input_normalization(module: nn.Module) -> tuple[nn.Module, bool]:
+    """A copy of a SPAN-family module with its input normalisation folded into ``conv_1``.
+
+    Returns ``(copy, folded)``; ``folded`` is False when the network has no normalisation.
+    """
+    from edge_sr.archs.blocks.conv3xc import Conv3XCDeploy
+    from edge_sr.archs.span.model import InputNormalization
+
+    normalize = getattr(module, "normalize", None)
+    conv_1 = getattr(module, "conv_1", None)
+    if not isinstance(normalize, InputNormalization):
+        return module, False
+    if not isinstance(conv_1, Conv3XCDeploy) or not isinstance(conv_1.eval_conv, nn.Conv2d):
+        raise OptionError("normalisation fold: expected a deploy-form conv_1 (collapse the model first)")
+    if getattr(module, "conv_fused", None) is not None:
+        raise OptionError("normalisation fold: DSCF-Fused feeds the normalised input to two convs; not supported")
+    folded = copy.deepcopy(module)
+    folded.conv_1 = Conv3XCDeploy(NormalizationFoldedConv(conv_1.eval_conv, normalize.mean, normalize.img_range))
+    folded.normalize = nn.Identity()
+    return folded, True
+
+
+def check_fold(original: nn.Module, folded: nn.Module, sample: torch.Tensor) -> float:
+    """Max abs difference on ``sample``; raises VerificationError beyond ``FOLD_FP32``."""
+    from edge_sr.errors import VerificationError
+
+    with torch.inference_mode():
+        reference, candidate = original(sample), folded(sample)
+    holds, diff, bound = FOLD_FP32.check(candidate, reference)
+    if not holds:
+        raise VerificationError(f"normalisation fold changed the output by {diff:.3g} (tolerance {FOLD_FP32.name}: {bound:.3g})")
+    return diff
