@@ -118,6 +118,13 @@ class TFLiteConverter(Converter):
         return run
 
     def secondary_runners(self, path: Path, spec: ExportSpec) -> tuple[dict[str, Runner], list[str]]:
+        if spec.shape.kind == "dynamic":
+            # Measured: tflite-runtime 2.14 keeps TRANSPOSE_CONV's traced output shape when the
+            # input is resized, so it returns a wrongly sized image; LiteRT recomputes it.
+            return {}, [
+                "legacy tflite-runtime not checked: it keeps TRANSPOSE_CONV's traced output shape on "
+                "resized inputs; dynamic-shape .tflite artifacts need LiteRT (ai-edge-litert)"
+            ]
         python = os.environ.get(LEGACY_PYTHON_ENV)
         if not python or not Path(python).is_file():
             return {}, [f"legacy tflite-runtime check not run: set {LEGACY_PYTHON_ENV} to a Python with tflite-runtime"]
