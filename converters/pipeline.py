@@ -318,7 +318,11 @@ def convert_model(
             artifact=output / artifact_name,
             contract=contract_path(output / artifact_name),
             bytes=_size(output / artifact_name),
-            verified=f"ran in {converter.runtime_name}" if runner is not None else "spec read back (runtime not available here)",
+            verified=(
+                f"ran in {' + '.join([converter.runtime_name] + [row['runtime'] for row in verification['secondary']])}"
+                if runner is not None
+                else "spec read back (runtime not available here)"
+            ),
             max_abs_diff=verification.get("max_abs_diff"),
             psnr_db=verification.get("psnr_db"),
             seconds=seconds,
