@@ -7,8 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from edge_sr.errors import VerificationError
-from edge_sr.tolerances import Tolerance
+from edge_sr.tolerances import Tolerance, verify_equivalent
 
 REWRITE_FP32 = Tolerance(
     name="rewrite-fp32",
@@ -67,13 +66,7 @@ class ChannelsLast(nn.Module):
 
 def check_rewrite(original: nn.Module, rewritten: nn.Module, sample: torch.Tensor, *, what: str) -> float:
     """Max abs difference of ``rewritten`` vs ``original`` on ``sample``; raises if over REWRITE_FP32."""
-    with torch.inference_mode():
-        reference = original(sample)
-        candidate = rewritten(sample)
-    holds, diff, bound = REWRITE_FP32.check(candidate, reference)
-    if not holds:
-        raise VerificationError(f"{what}: rewrite changed the output by {diff:.3g} (tolerance {REWRITE_FP32.name}: {bound:.3g})")
-    return diff
+    return verify_equivalent(original, rewritten, sample, tolerance=REWRITE_FP32, what=what)
 
 
 class NormalizationAsConv(nn.Module):

@@ -36,6 +36,20 @@ class Tolerance:
         return diff <= bound, diff, bound
 
 
+def verify_equivalent(
+    original: "torch.nn.Module", rewritten: "torch.nn.Module", sample: torch.Tensor, *, tolerance: Tolerance, what: str
+) -> float:
+    """Run both modules on ``sample``; return the max abs difference or raise VerificationError."""
+    from edge_sr.errors import VerificationError
+
+    with torch.inference_mode():
+        reference, candidate = original(sample), rewritten(sample)
+    holds, diff, bound = tolerance.check(candidate, reference)
+    if not holds:
+        raise VerificationError(f"{what}: changed the output by {diff:.3g} (tolerance {tolerance.name}: {bound:.3g})")
+    return diff
+
+
 COLLAPSE_FP32 = Tolerance(
     name="collapse-fp32",
     atol=1e-4,

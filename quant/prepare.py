@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edge_sr.errors import OptionError
-from edge_sr.tolerances import Tolerance
+from edge_sr.tolerances import Tolerance, verify_equivalent
 
 FOLD_FP32 = Tolerance(
     name="fold-fp32",
@@ -80,11 +80,4 @@ def fold_input_normalization(module: nn.Module) -> tuple[nn.Module, bool]:
 
 def check_fold(original: nn.Module, folded: nn.Module, sample: torch.Tensor) -> float:
     """Max abs difference on ``sample``; raises VerificationError beyond ``FOLD_FP32``."""
-    from edge_sr.errors import VerificationError
-
-    with torch.inference_mode():
-        reference, candidate = original(sample), folded(sample)
-    holds, diff, bound = FOLD_FP32.check(candidate, reference)
-    if not holds:
-        raise VerificationError(f"normalisation fold changed the output by {diff:.3g} (tolerance {FOLD_FP32.name}: {bound:.3g})")
-    return diff
+    return verify_equivalent(original, folded, sample, tolerance=FOLD_FP32, what="normalisation fold")
