@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import sys
@@ -408,6 +407,3 @@ def _move_into_place(staging: Path, output: Path) -> None:
             destination.unlink()
         os.replace(entry, destination)
 
-
-def summary_json(results: list[ConversionResult]) -> str:
-    return json.dumps([r.__dict__ | {"artifact": str(r.artifact), "contract": str(r.contract)} for r in results], indent=2)
