@@ -72,9 +72,16 @@ class Converter(ABC):
     def versions(self) -> dict[str, str | None]:
         return {sdk.package: sdk.version() for sdk in self.sdks}
 
+    shape_kinds: tuple[str, ...] = ("fixed", "dynamic")
+    """Shape policies the format can express (only CoreML has enumerated shapes)."""
+    has_image_io: bool = False
+    """Whether the format has image-typed inputs/outputs (CoreML)."""
+
     def unsupported(self, spec: ExportSpec) -> str | None:
         """Why this target cannot honour ``spec`` (None when it can)."""
-        if spec.image_io:
+        if spec.shape.kind not in self.shape_kinds:
+            return f"{self.title} has no {spec.shape.kind} shapes; use {' or '.join(self.shape_kinds)} (--input-size / --dynamic)"
+        if spec.image_io and not self.has_image_io:
             return "image I/O is a CoreML option"
         return None
 

@@ -46,11 +46,13 @@ class CoreMLConverter(Converter):
     sdks = (SDK("coremltools", "coremltools"),)
     runtime_name = "CoreML (macOS/iOS only)"
     default_precision = "fp16"
+    shape_kinds = ("fixed", "enumerated", "dynamic")
+    has_image_io = True
 
     def unsupported(self, spec: ExportSpec) -> str | None:
         if spec.image_io and spec.layout == "nhwc":
             return "image I/O already defines the pixel layout; drop --layout nhwc"
-        return None
+        return super().unsupported(spec)
 
     def explain(self, error: Exception, spec: ExportSpec) -> str | None:
         return _explain_resize(error, spec)

@@ -37,11 +37,6 @@ class _ExecuTorchBase(Converter):
     halve_for_fp16 = True
     """fp16 by exporting a half-precision module (XNNPACK) rather than by a backend option."""
 
-    def unsupported(self, spec: ExportSpec) -> str | None:
-        if spec.shape.kind == "enumerated":
-            return "ExecuTorch has no enumerated shapes; use --dynamic or a fixed --input-size"
-        return super().unsupported(spec)
-
     def partitioners(self, spec: ExportSpec) -> list[Any]:
         raise NotImplementedError
 

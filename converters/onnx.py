@@ -25,11 +25,6 @@ class ONNXConverter(Converter):
     sdks = (SDK("onnx", "onnx"), SDK("onnxsim", "onnxsim"), SDK("onnxruntime", "onnxruntime"))
     runtime_name = "onnxruntime"
 
-    def unsupported(self, spec: ExportSpec) -> str | None:
-        if spec.shape.kind == "enumerated":
-            return "ONNX has no enumerated shapes; use --dynamic (any size) or a fixed --input-size"
-        return super().unsupported(spec)
-
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         import onnx
         import onnxsim

@@ -77,11 +77,6 @@ class TFLiteConverter(Converter):
     rewrite_pixel_shuffle = True
     rewrite_normalization = True
 
-    def unsupported(self, spec: ExportSpec) -> str | None:
-        if spec.shape.kind == "enumerated":
-            return "TFLite has no enumerated shapes; use --dynamic (resize_tensor_input) or a fixed --input-size"
-        return super().unsupported(spec)
-
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         import litert_torch
 
