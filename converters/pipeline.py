@@ -152,6 +152,40 @@ def _prepare(module: torch.nn.Module, converter: Converter, spec: ExportSpec, sa
     return prepared.eval(), notes
 
 
+def _run_and_compare(
+    run, runtime_name: str, x: torch.Tensor, reference: torch.Tensor, *, spec: ExportSpec, target: str
+) -> tuple[torch.Tensor, float, float]:
+    """Run an artifact on ``x`` and hold it to the precision's tolerance; returns (output, diff, PSNR)."""
+    height, width = x.shape[2], x.shape[3]
+    try:
+        with native_output_silenced():
+            candidate = run(x)
+    except Exception as error:
+        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ConversionError(
+            f"{target}: the artifact converted, but {runtime_name} failed to run it at "
+            f"{height}x{width} ({type(error).__name__}: {text[:300]})"
+        ) from None
+    if candidate.shape != reference.shape:
+        raise VerificationError(
+            f"{target}: {runtime_name} returned shape {tuple(candidate.shape)} for input {height}x{width}, "
+            f"expected {tuple(reference.shape)}"
+        )
+    diff = float((candidate - reference).abs().max())
+    quality = psnr(candidate, reference)
+    if spec.precision == "fp32" and diff > CONVERT_FP32.atol:
+        raise VerificationError(
+            f"{target}: {runtime_name} output differs from PyTorch by {diff:.3g} at {height}x{width} "
+            f"(tolerance {CONVERT_FP32.name}: {CONVERT_FP32.atol:g})"
+        )
+    if spec.precision == "fp16" and quality < CONVERT_FP16_MIN_PSNR_DB:
+        raise VerificationError(
+            f"{target}: fp16 output of {runtime_name} reaches only {quality:.1f} dB PSNR vs fp32 at "
+            f"{height}x{width} (needs {CONVERT_FP16_MIN_PSNR_DB:g} dB)"
+        )
+    return candidate, diff, quality
+
+
 def _check_io(inspected: dict[str, Any], spec: ExportSpec, scale: int, target: str) -> list[str]:
     """Compare the artifact's declared I/O with the spec; returns the checks that ran."""
     checks = []
@@ -248,25 +282,9 @@ def convert_model(
             row: dict[str, Any] = {"size": [height, width], "input": crop_source}
             candidate = None
             if runner is not None:
-                try:
-                    with native_output_silenced():
-                        candidate = runner(x)
-                except Exception as error:
-                    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                    raise ConversionError(
-                        f"{target}: the artifact converted, but {converter.runtime_name} failed to run it at "
-                        f"{height}x{width} ({type(error).__name__}: {text[:300]})"
-                    ) from None
-                if candidate.shape != reference.shape:
-                    raise VerificationError(f"{target}: output shape {tuple(candidate.shape)} for input {height}x{width}, expected {tuple(reference.shape)}")
-                diff = float((candidate - reference).abs().max())
-                quality = psnr(candidate, reference)
+                candidate, diff, quality = _run_and_compare(runner, converter.runtime_name, x, reference, spec=spec, target=target)
                 row.update(max_abs_diff=diff, psnr_db=None if math.isinf(quality) else quality)
                 worst_diff, worst_psnr = max(worst_diff, diff), min(worst_psnr, quality)
-                if spec.precision == "fp32" and diff > CONVERT_FP32.atol:
-                    raise VerificationError(f"{target}: artifact differs from PyTorch by {diff:.3g} at {height}x{width} (tolerance {CONVERT_FP32.name}: {CONVERT_FP32.atol:g})")
-                if spec.precision == "fp16" and quality < CONVERT_FP16_MIN_PSNR_DB:
-                    raise VerificationError(f"{target}: fp16 artifact reaches only {quality:.1f} dB PSNR vs fp32 at {height}x{width} (needs {CONVERT_FP16_MIN_PSNR_DB:g} dB)")
             verification["sizes"].append(row)
             if golden_input is None or height * width < golden_input.shape[2] * golden_input.shape[3]:
                 golden_input, golden_output = x, (candidate if candidate is not None else reference)
@@ -274,18 +292,11 @@ def convert_model(
         secondary, secondary_notes = converter.secondary_runners(artifact, spec)
         verification["secondary"] = []
         for runtime_name, secondary_runner in secondary.items():
-            height, width = verification["sizes"][0]["size"]
-            x, _ = verification_crop(height, width)
+            # Other runtimes are checked on the golden input (the smallest size checked above).
+            height, width = golden_input.shape[2], golden_input.shape[3]
             with torch.inference_mode():
-                reference = module(x)
-            try:
-                other = secondary_runner(x)
-            except Exception as error:
-                raise ConversionError(f"{target}: {runtime_name} failed to run the artifact ({error})") from None
-            diff = float((other - reference).abs().max())
-            quality = psnr(other, reference)
-            if (spec.precision == "fp32" and diff > CONVERT_FP32.atol) or (spec.precision == "fp16" and quality < CONVERT_FP16_MIN_PSNR_DB):
-                raise VerificationError(f"{target}: {runtime_name} output differs from PyTorch by {diff:.3g} ({quality:.1f} dB)")
+                reference = module(golden_input)
+            _, diff, _ = _run_and_compare(secondary_runner, runtime_name, golden_input, reference, spec=spec, target=target)
             verification["secondary"].append({"runtime": runtime_name, "size": [height, width], "max_abs_diff": diff})
             checks.append("secondary-runtime")
         notes.extend(secondary_notes)
