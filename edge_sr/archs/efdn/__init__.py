@@ -64,12 +64,6 @@ class EFDNArchitecture(Architecture):
             seq_mid = tensor(state, "cells.0.conv2.conv1x1_3x3.k0", source=source, dims=4).shape[0]
             hyperparameters["edbb_variant"] = branches.name()
             hyperparameters["edbb_seq_channels"] = int(seq_mid)
-        elif options.edbb_variant is not None:
-            EDBBBranches.parse(options.edbb_variant)
-            raise OptionError(
-                f"{source}: edbb_variant applies to EFDN train-form checkpoints; this file is "
-                "deploy form (rep_conv only), so there are no branches to choose"
-            )
         return Detection(form="train" if train else "deploy", scale=scale, hyperparameters=hyperparameters)
 
     def build(self, detection: Detection) -> nn.Module:
