@@ -77,8 +77,42 @@ class Converter(ABC):
     has_image_io: bool = False
     """Whether the format has image-typed inputs/outputs (CoreML)."""
 
+    int8_shape_kinds: tuple[str, ...] = ()
+    """Shape policies this target's INT8 path supports (empty: no INT8 path)."""
+    int8_runs_here: bool = True
+    """False when the INT8 artifact cannot run on this machine (its accuracy is then simulated)."""
+    int8_fold_quantize: bool = True
+    """Whether the q/dq graph handed to ``export_int8`` stores int8 weight constants."""
+
+    def int8_quantizer(self) -> Any:
+        """A fresh PT2E quantiser for this target (weights per-channel symmetric int8,
+        activations per-tensor int8); the recipe's estimator and fallback are applied around it."""
+        raise NotImplementedError(f"{self.name} has no INT8 path")
+
+    def int8_graph_passes(self) -> tuple[Callable[..., int], ...]:
+        """Exact rewrites of the exported graph this target's quantiser needs (each returns a count)."""
+        return ()
+
+    def int8_unhonoured(self, recipe: Any) -> list[str]:
+        """Parts of an INT8 recipe this target cannot honour (the pipeline refuses them)."""
+        return []
+
+    def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
+        """Write the INT8 artifact for ``build`` (an :class:`edge_sr.quant.flow.Int8Build`)."""
+        raise NotImplementedError(f"{self.name} has no INT8 path")
+
     def unsupported(self, spec: ExportSpec) -> str | None:
         """Why this target cannot honour ``spec`` (None when it can)."""
+        if spec.precision == "int8":
+            if not self.int8_shape_kinds:
+                return f"{self.title} has no INT8 path"
+            if spec.shape.kind not in self.int8_shape_kinds:
+                return f"{self.title} INT8 supports {' or '.join(self.int8_shape_kinds)} shapes only"
+            if spec.layout != "nchw" or spec.image_io:
+                return "INT8 artifacts take NCHW tensors (no NHWC layout or image I/O yet)"
+            unhonoured = self.int8_unhonoured(spec.recipe)
+            if unhonoured:
+                return "; ".join(unhonoured)
         if spec.shape.kind not in self.shape_kinds:
             return f"{self.title} has no {spec.shape.kind} shapes; use {' or '.join(self.shape_kinds)} (--input-size / --dynamic)"
         if spec.image_io and not self.has_image_io:

@@ -48,6 +48,48 @@ class CoreMLConverter(Converter):
     default_precision = "fp16"
     shape_kinds = ("fixed", "enumerated", "dynamic")
     has_image_io = True
+    int8_shape_kinds = ("fixed",)
+    int8_runs_here = sys.platform == "darwin"
+
+    def int8_quantizer(self) -> Any:
+        # The generic per-tensor affine int8 scheme (XNNPACK's annotation); coremltools converts
+        # its quantize/dequantize pairs into MIL quantize/dequantize ops and int8 weight constants.
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
+        )
+
+        quantizer = XNNPACKQuantizer()
+        quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
+        return quantizer
+
+    def int8_unhonoured(self, recipe: Any) -> list[str]:
+        if recipe.weight_granularity != "per-channel":
+            return ["the CoreML INT8 path quantises weights per channel only"]
+        return []
+
+    def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
+        import coremltools as ct
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # coremltools reads the ATen dialect only.
+            exported = torch.export.export(build.converted, (sample,)).run_decompositions({})
+            model = ct.convert(
+                exported,
+                inputs=[ct.TensorType(name=INPUT_NAME, shape=tuple(sample.shape))],
+                outputs=[ct.TensorType(name=OUTPUT_NAME)],
+                convert_to="mlprogram",
+                compute_precision=ct.precision.FLOAT16,
+                minimum_deployment_target=ct.target.iOS17,
+            )
+        model.author = "edge-sr"
+        model.short_description = "Super-resolution, W8A8; see the .contract.json beside this package"
+        model.save(str(path))
+        # An ExportedProgram conversion leaves a debug-handle map beside the package contents
+        # that the manifest does not list; it is not part of the model.
+        (path / "executorch_debug_handle_mapping.json").unlink(missing_ok=True)
+        return ExportFacts(details={"minimum_deployment_target": "iOS17", "compute_precision": "int8 weights and activations, fp16 elsewhere"})
 
     def unsupported(self, spec: ExportSpec) -> str | None:
         if spec.image_io and spec.layout == "nhwc":
@@ -153,10 +195,22 @@ class CoreMLConverter(Converter):
                 weights["fp16"] += 1
             elif dtype == MIL_pb2.DataType.FLOAT32:
                 weights["fp32"] += 1
+        int8_weights = 0
+        for op in block.operations:
+            if op.type.startswith("constexpr_"):
+                for value in op.attributes.values():
+                    if value.type.WhichOneof("type") == "tensorType" and value.type.tensorType.dataType in (
+                        MIL_pb2.DataType.INT8, MIL_pb2.DataType.UINT8
+                    ):
+                        int8_weights += 1
+                        break
         return {
             "inputs": [describe(f) for f in spec.description.input],
             "outputs": [describe(f) for f in spec.description.output],
             "ops": sorted(set(ops)),
+            "quantize_ops": ops.count("quantize"),
+            "dequantize_ops": ops.count("dequantize"),
+            "int8_weight_tensors": int8_weights,
             "op_count": len(ops),
             "const_tensors": weights,
             "spec_version": spec.specificationVersion,

@@ -62,6 +62,32 @@ class ExecuTorchXNNPACKConverter(_ExecuTorchBase):
     suffix = ".pte"
     title = "ExecuTorch (XNNPACK)"
     runtime_name = "executorch.runtime (XNNPACK)"
+    int8_shape_kinds = ("fixed", "dynamic")
+
+    def int8_quantizer(self) -> Any:
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
+        )
+
+        quantizer = XNNPACKQuantizer()
+        quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
+        return quantizer
+
+    def int8_unhonoured(self, recipe: Any) -> list[str]:
+        if recipe.weight_granularity != "per-channel":
+            return ["the XNNPACK INT8 path quantises weights per channel only"]
+        return []
+
+    def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
+        from executorch.exir import to_edge_transform_and_lower
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exported = torch.export.export(build.converted, (sample,), dynamic_shapes=_dynamic_shapes(spec, self.min_input_size))
+            program = to_edge_transform_and_lower(exported, partitioner=self.partitioners(spec)).to_executorch()
+        path.write_bytes(program.buffer)
+        return ExportFacts(details={"delegates": sorted(set(_delegates(path))), "quantizer": "XNNPACKQuantizer (PT2E)"})
 
     def partitioners(self, spec: ExportSpec) -> list[Any]:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -77,6 +103,7 @@ class ExecuTorchXNNPACKConverter(_ExecuTorchBase):
 
             _unsafe_reset_threadpool(threads)
         method = Runtime.get().load_program(str(path)).load_method("forward")
+        # INT8 programs quantise inside the delegate: their I/O is float32 too.
         dtype = torch.float16 if spec.precision == "fp16" else torch.float32
 
         def run(x: torch.Tensor) -> torch.Tensor:

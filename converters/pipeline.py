@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -50,6 +50,9 @@ CONVERT_FP32 = Tolerance(
     name="convert-fp32", atol=1e-4, rtol=0.0,
     meaning="fp32 artifact in its runtime vs the PyTorch deploy module, max abs difference",
 )
+CONVERT_INT8_MIN_PSNR_DB = 40.0
+"""INT8 artifacts: PSNR of the artifact's output vs the PyTorch quantize/dequantize graph it was
+converted from (peak 1.0), at least this; runtimes fuse and round integer ops differently."""
 CONVERT_FP16_MIN_PSNR_DB = 50.0
 """fp16 artifacts: PSNR of the clamped output vs the fp32 PyTorch output (peak 1.0), at least this."""
 GOLDEN_WINDOW = 64
@@ -183,7 +186,68 @@ def _run_and_compare(
             f"{target}: fp16 output of {runtime_name} reaches only {quality:.1f} dB PSNR vs fp32 at "
             f"{height}x{width} (needs {CONVERT_FP16_MIN_PSNR_DB:g} dB)"
         )
+    if spec.precision == "int8" and quality < CONVERT_INT8_MIN_PSNR_DB:
+        raise VerificationError(
+            f"{target}: int8 output of {runtime_name} reaches only {quality:.1f} dB PSNR vs the PyTorch "
+            f"quantised graph at {height}x{width} (needs {CONVERT_INT8_MIN_PSNR_DB:g} dB)"
+        )
     return candidate, diff, quality
+
+
+def _build_int8(deploy: ModelDescriptor, converter: Converter, spec: ExportSpec, sample: torch.Tensor, *, progress=None):
+    from edge_sr.quant.flow import build_int8, calibration_inputs
+
+    recipe = spec.recipe
+    batches, validation, calibration = calibration_inputs(recipe, scale=deploy.scale)
+    low = max(16, REGISTRY.get(deploy.arch).min_dynamic_input_size)
+    # The float graph is exported with free H/W: calibration crops and the artifact's size differ.
+    height = torch.export.Dim("height", min=low, max=2048)
+    width = torch.export.Dim("width", min=low, max=2048)
+    build = build_int8(
+        deploy.module, recipe=recipe, quantizer_factory=converter.int8_quantizer, sample=batches[0],
+        dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64), 2: height, 3: width},), batches=batches, validation=validation, scale=deploy.scale,
+        graph_passes=converter.int8_graph_passes(), fold_quantize=converter.int8_fold_quantize, progress=progress,
+    )
+    build.report["calibration"] = calibration
+    return build
+
+
+def _int8_accuracy(deploy, converter, spec, int8_runner, build, datasets, *, output: Path, name: str, progress=None) -> dict[str, Any]:
+    """fp32 artifact vs int8 artifact, each in the target's runtime, on ``datasets``."""
+    from edge_sr.quant.accuracy import compare
+    from edge_sr.tiling import tiled
+
+    fp32_spec = dataclasses.replace(spec, precision="fp32", recipe=None)
+    if progress:
+        progress("converting the fp32 reference artifact")
+    stem = name.removesuffix(".int8") + ".fp32"
+    fp32 = convert_model(deploy, target=converter.name, spec=fp32_spec, output_dir=output, stem=stem)
+    if int8_runner is not None:
+        with native_output_silenced():
+            fp32_runner = converter.runner(fp32.artifact, fp32_spec)
+        runs = {"fp32": fp32_runner, "int8": int8_runner}
+        how = f"both artifacts run in {converter.runtime_name}"
+    else:
+        runs = {"fp32": deploy.module, "int8": build.converted}
+        how = f"simulated: {converter.runtime_name} cannot run here; fp32 = PyTorch deploy module, int8 = PyTorch quantize/dequantize graph"
+    tiling = None
+    if spec.shape.kind == "fixed":
+        tile = spec.shape.sizes[0]
+        overlap = max(4, min(tile) // 8)
+        runs = {key: tiled(run, tile=tile, scale=deploy.scale, overlap=overlap) for key, run in runs.items()}
+        tiling = {"tile": list(tile), "overlap": overlap}
+    if progress:
+        progress("measuring accuracy on " + ", ".join(d.name for d in datasets))
+    with native_output_silenced():
+        result = compare(runs, datasets, scale=deploy.scale, progress=False)
+    return {
+        "how": how,
+        "simulated": int8_runner is None,
+        "fp32_artifact": fp32.artifact.name,
+        "tiling": tiling,
+        "protocols": {"psnr_rgb": "RGB, border = scale (NTIRE)", "psnr_y": "Y MATLAB-rounded, border = scale (papers)"},
+        **result,
+    }
 
 
 def _check_io(inspected: dict[str, Any], spec: ExportSpec, scale: int, target: str) -> list[str]:
@@ -216,8 +280,16 @@ def convert_model(
     spec: ExportSpec,
     output_dir: str | os.PathLike,
     stem: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    accuracy_datasets: list[Path] | None = None,
 ) -> ConversionResult:
-    """Convert ``descriptor`` for ``target`` into ``output_dir``; verified, with its contract."""
+    """Convert ``descriptor`` for ``target`` into ``output_dir``; verified, with its contract.
+
+    ``spec.precision == "int8"`` quantises with ``spec.recipe`` first (see ``edge_sr.quant.flow``);
+    the artifact is then verified against the PyTorch quantize/dequantize graph, and with
+    ``accuracy_datasets`` the fp32 artifact is converted beside it and both are evaluated in the
+    target's runtime (``contract["accuracy"]``).
+    """
     converter = get_converter(target)
     missing = converter.missing_packages()
     if missing:
@@ -239,7 +311,13 @@ def convert_model(
     export_height = max(export_height, deploy.min_input_size)
     export_width = max(export_width, deploy.min_input_size)
     sample, _ = verification_crop(export_height, export_width)
-    prepared, notes = _prepare(module, converter, spec, sample)
+    build = None
+    if spec.precision == "int8":
+        build = _build_int8(deploy, converter, spec, sample, progress=progress)
+        # The artifact is held to the quantised graph it comes from, not to the float network.
+        module, prepared, notes = build.converted, None, []
+    else:
+        prepared, notes = _prepare(module, converter, spec, sample)
     sample_in_layout = sample.permute(0, 2, 3, 1).contiguous() if spec.layout == "nhwc" and not spec.image_io else sample
 
     output = Path(output_dir)
@@ -252,7 +330,10 @@ def convert_model(
         tick = time.perf_counter()
         try:
             with native_output_silenced():
-                facts = converter.export(prepared, spec, artifact, sample=sample_in_layout)
+                if build is not None:
+                    facts = converter.export_int8(build, spec, artifact, sample=sample)
+                else:
+                    facts = converter.export(prepared, spec, artifact, sample=sample_in_layout)
         except EdgeSRError:
             raise
         except Exception as error:
@@ -307,7 +388,8 @@ def convert_model(
                 max_abs_diff=worst_diff,
                 psnr_db=None if math.isinf(worst_psnr) else worst_psnr,
                 tolerance={"name": CONVERT_FP32.name, "max_abs_diff": CONVERT_FP32.atol} if spec.precision == "fp32"
-                else {"name": "convert-fp16-psnr", "min_psnr_db": CONVERT_FP16_MIN_PSNR_DB},
+                else {"name": "convert-fp16-psnr", "min_psnr_db": CONVERT_FP16_MIN_PSNR_DB} if spec.precision == "fp16"
+                else {"name": "convert-int8-vs-pytorch-quantised-graph", "min_psnr_db": CONVERT_INT8_MIN_PSNR_DB},
             )
             checks.append("numerics")
         else:
@@ -321,6 +403,12 @@ def convert_model(
             facts=facts, notes=notes, verification=verification, golden=golden,
             export_seconds=export_seconds, seconds=seconds,
         )
+        if build is not None:
+            contract["quantization"] = {**build.report, "kept_float": build.keep_float}
+            if accuracy_datasets:
+                contract["accuracy"] = _int8_accuracy(
+                    deploy, converter, spec, runner, build, accuracy_datasets, output=output, name=name, progress=progress,
+                )
         Contract(contract).write(contract_path(artifact))
         _move_into_place(staging, output)
         return ConversionResult(

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 
 from edge_sr.errors import OptionError
+from edge_sr.quant.recipe import Int8Recipe
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 LAYOUTS = ("nchw", "nhwc")
 SHAPE_KINDS = ("fixed", "dynamic", "enumerated")
 DEFAULT_SIZE = (256, 256)
@@ -81,10 +82,16 @@ class ExportSpec:
     layout: str = "nchw"
     image_io: bool = False
     """CoreML only: image input/output (CVPixelBuffer) instead of tensors."""
+    recipe: Int8Recipe | None = None
+    """INT8 only: the quantisation recipe (default recipe when None)."""
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise OptionError(f"precision {self.precision!r}: expected one of {', '.join(PRECISIONS)} (int8: next release)")
+            raise OptionError(f"precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
+        if self.precision == "int8" and self.recipe is None:
+            object.__setattr__(self, "recipe", Int8Recipe())
+        if self.precision != "int8" and self.recipe is not None:
+            raise OptionError(f"a quantisation recipe applies to int8 only, not {self.precision}")
         if self.layout not in LAYOUTS:
             raise OptionError(f"layout {self.layout!r}: expected one of {', '.join(LAYOUTS)}")
 
@@ -94,4 +101,5 @@ class ExportSpec:
             "shape": self.shape.as_dict(),
             "layout": self.layout,
             "image_io": self.image_io,
+            **({"recipe": self.recipe.to_dict()} if self.recipe is not None else {}),
         }

@@ -68,6 +68,23 @@ def _fp16_weights(source: Path, destination: Path) -> None:
     job.quantize().export_model(str(destination), overwrite=True)
 
 
+def quantize_io(values: np.ndarray, details: dict[str, Any]) -> np.ndarray:
+    """float32 → the tensor's dtype; full-integer models take int8 ``round(x / scale) + zero_point``."""
+    dtype = np.dtype(details["dtype"])
+    if dtype == np.float32:
+        return values
+    scale, zero_point = details["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(values / scale) + zero_point, info.min, info.max).astype(dtype)
+
+
+def dequantize_io(values: np.ndarray, details: dict[str, Any]) -> np.ndarray:
+    if np.dtype(details["dtype"]) == np.float32:
+        return values.astype(np.float32)
+    scale, zero_point = details["quantization"]
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
 class TFLiteConverter(Converter):
     name = "tflite"
     suffix = ".tflite"
@@ -76,6 +93,39 @@ class TFLiteConverter(Converter):
     runtime_name = "ai_edge_litert.interpreter (XNNPACK)"
     rewrite_pixel_shuffle = True
     rewrite_normalization = True
+    int8_shape_kinds = ("fixed",)
+    int8_fold_quantize = False
+    """litert-torch cannot lower folded int8 weight constants (stablehlo.uniform_dequantize)."""
+
+    def int8_quantizer(self) -> Any:
+        from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+
+        return PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+
+    def int8_graph_passes(self) -> tuple:
+        from edge_sr.quant.passes import decompose_silu
+
+        return (decompose_silu,)
+
+    def int8_unhonoured(self, recipe: Any) -> list[str]:
+        if recipe.weight_granularity != "per-channel":
+            return ["the LiteRT INT8 path quantises weights per channel only"]
+        return []
+
+    def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
+        import litert_torch
+        from litert_torch.quantize.quant_config import QuantConfig
+
+        model = NamedIO(build.converted)
+        # Exported graphs refuse .eval(); only the wrapper's own flag needs setting.
+        model.training = False
+        with _quiet():
+            converted = litert_torch.convert(
+                model, sample_kwargs={INPUT_NAME: sample},
+                quant_config=QuantConfig(pt2e_quantizer=build.quantizer.inner),
+            )
+            converted.export(str(path))
+        return ExportFacts(details={"signature": SIGNATURE, "quantizer": "litert-torch PT2EQuantizer", "io": "int8 (scale/zero point in the contract)"})
 
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         import litert_torch
@@ -106,9 +156,13 @@ class TFLiteConverter(Converter):
             interpreter = Interpreter(model_path=str(path), num_threads=threads or None)
             signature = interpreter.get_signature_runner(SIGNATURE)
 
+        input_details = signature.get_input_details()[INPUT_NAME]
+        output_details = signature.get_output_details()[OUTPUT_NAME]
+
         def run(x: torch.Tensor) -> torch.Tensor:
-            result = signature(**{INPUT_NAME: to_layout(x, spec.layout).numpy().astype(np.float32)})
-            return from_layout(torch.from_numpy(np.asarray(result[OUTPUT_NAME], dtype=np.float32)), spec.layout)
+            feed = quantize_io(to_layout(x, spec.layout).numpy().astype(np.float32), input_details)
+            result = dequantize_io(np.asarray(signature(**{INPUT_NAME: feed})[OUTPUT_NAME]), output_details)
+            return from_layout(torch.from_numpy(result), spec.layout)
 
         return run
 
@@ -162,15 +216,25 @@ class TFLiteConverter(Converter):
         signature = interpreter.get_signature_runner(SIGNATURE)
 
         def describe(details: dict[str, Any]) -> list[dict[str, Any]]:
-            return [
-                {"name": name, "shape": [int(v) for v in d["shape_signature"]], "dtype": np.dtype(d["dtype"]).name}
-                for name, d in details.items()
-            ]
+            described = []
+            for name, d in details.items():
+                facts = {"name": name, "shape": [int(v) for v in d["shape_signature"]], "dtype": np.dtype(d["dtype"]).name}
+                if np.dtype(d["dtype"]) != np.float32:
+                    scale, zero_point = d["quantization"]
+                    facts["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+                described.append(facts)
+            return described
 
+        float_compute = sorted({
+            op["op_name"] for op in ops
+            if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE")
+            and any(i in tensors and np.dtype(tensors[i]["dtype"]) == np.float32 for i in op["outputs"])
+        })
         return {
             "inputs": describe(signature.get_input_details()),
             "outputs": describe(signature.get_output_details()),
             "ops": sorted({op["op_name"] for op in ops}),
+            "float_ops": float_compute,
             "op_count": len(ops),
             "high_rank_reshapes": high_rank,
         }

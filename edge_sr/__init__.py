@@ -27,8 +27,10 @@ from edge_sr.converters.contract import Contract  # noqa: E402
 from edge_sr.converters.pipeline import ConversionError, ConversionResult, ConverterUnavailable  # noqa: E402
 from edge_sr.converters.pipeline import convert_model as convert  # noqa: E402
 from edge_sr.converters.spec import ExportSpec, ShapePolicy  # noqa: E402
+from edge_sr.quant.recipe import Calibration, Int8Recipe  # noqa: E402
 
 __all__ = [
+    "Calibration",
     "CheckpointError",
     "CollapseReport",
     "Contract",
@@ -41,6 +43,7 @@ __all__ = [
     "DownloadError",
     "EdgeSRError",
     "ImageError",
+    "Int8Recipe",
     "ModelDescriptor",
     "OptionError",
     "UnknownArchitectureError",

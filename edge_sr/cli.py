@@ -130,7 +130,79 @@ def _export_spec(args: argparse.Namespace, precision: str):
         shape = ShapePolicy.enumerated([parse_size(text) for text in args.sizes.split(",")])
     else:
         shape = ShapePolicy.fixed(*parse_size(args.input_size or "256x256"))
-    return ExportSpec(precision=precision, shape=shape, layout=args.layout, image_io=args.image_io)
+    recipe = _recipe(args) if precision == "int8" else None
+    return ExportSpec(precision=precision, shape=shape, layout=args.layout, image_io=args.image_io, recipe=recipe)
+
+
+def _recipe(args: argparse.Namespace):
+    import dataclasses
+    from pathlib import Path
+
+    from edge_sr.errors import OptionError
+    from edge_sr.quant.recipe import Calibration, Int8Recipe
+
+    if args.recipe:
+        path = Path(args.recipe)
+        try:
+            recipe = Int8Recipe.from_json(path.read_text())
+        except (OSError, ValueError) as error:
+            raise OptionError(f"{path}: expected an edge-sr int8 recipe (JSON), could not read it: {error}") from None
+    else:
+        recipe = Int8Recipe()
+    calibration = recipe.calibration
+    overrides = {
+        "source": args.calib,
+        "images": args.calib_images,
+        "crop": args.calib_crop,
+        "validation_images": args.validation_images,
+    }
+    calibration = dataclasses.replace(calibration, **{k: v for k, v in overrides.items() if v is not None})
+    changes: dict = {"calibration": calibration}
+    if args.calib_method:
+        changes["range_estimator"] = args.calib_method
+    if args.weight_rounding:
+        changes["weight_rounding"] = args.weight_rounding
+    if args.keep_float:
+        changes["keep_float"] = tuple(label.strip() for label in args.keep_float.split(",") if label.strip())
+    if args.max_psnr_drop is not None:
+        if args.max_psnr_drop == "off":
+            changes["max_psnr_drop"] = None
+        else:
+            try:
+                changes["max_psnr_drop"] = float(args.max_psnr_drop)
+            except ValueError:
+                raise OptionError(f"--max-psnr-drop {args.max_psnr_drop!r}: expected dB (e.g. 0.1) or 'off'") from None
+    return dataclasses.replace(recipe, **changes)
+
+
+def _accuracy_datasets(args: argparse.Namespace):
+    from pathlib import Path
+
+    from edge_sr.errors import DatasetError
+
+    if args.accuracy == "none":
+        return None
+    root = Path(os.environ.get("EDGE_SR_DATA", "")) / "benchmarks"
+    folders = []
+    for name in args.accuracy.split(","):
+        folder = Path(name) if os.sep in name or Path(name).is_dir() else root / name
+        if not folder.is_dir():
+            raise DatasetError(f"--accuracy {name}: expected a benchmark folder (or a name under $EDGE_SR_DATA/benchmarks), found no {folder}")
+        folders.append(folder)
+    return folders
+
+
+def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("int8 (post-training quantisation)")
+    group.add_argument("--recipe", help="an int8 recipe JSON file (options below override its fields)")
+    group.add_argument("--calib", help="calibration images: 'div2k' (default) or a folder")
+    group.add_argument("--calib-images", type=int, help="number of calibration crops (default 32)")
+    group.add_argument("--calib-crop", type=int, help="calibration crop size in LR pixels (default 128)")
+    group.add_argument("--validation-images", type=int, help="held-out images the fallback is decided on (default 12)")
+    group.add_argument("--calib-method", choices=("minmax", "percentile", "mse", "entropy"), help="activation range estimator (default mse)")
+    group.add_argument("--weight-rounding", choices=("refit", "nearest"), help="default refit (sequential least-squares refit + compensated rounding)")
+    group.add_argument("--keep-float", help="layer labels to keep in float, comma-separated (see `edge-sr quantize --analyze`)")
+    group.add_argument("--max-psnr-drop", help="float-fallback budget in dB on the held-out set (default 0.1), or 'off'")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -139,17 +211,23 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     descriptor = _load(args)
     converters = list(TARGETS) if args.target == "all" else [get_converter(args.target)]
-    rows, failures = [], 0
+    rows, failures, accuracy_rows = [], 0, []
     for converter in converters:
         spec = _export_spec(args, args.precision or converter.default_precision)
         try:
-            result = convert_model(descriptor, target=converter.name, spec=spec, output_dir=args.output)
+            result = convert_model(
+                descriptor, target=converter.name, spec=spec, output_dir=args.output,
+                progress=lambda message, name=converter.name: print(f"  {name}: {message}", file=sys.stderr, flush=True),
+                accuracy_datasets=_accuracy_datasets(args) if spec.precision == "int8" else None,
+            )
         except EdgeSRError as error:
             if len(converters) == 1:
                 raise
             failures += 1
             rows.append((converter.name, "-", "-", f"FAILED: {error}", "-", "-", "-"))
             continue
+        if spec.precision == "int8":
+            accuracy_rows.append((converter.name, json.loads(result.contract.read_text())))
         rows.append(
             (
                 converter.name,
@@ -166,7 +244,63 @@ def cmd_convert(args: argparse.Namespace) -> int:
     for row in [header, tuple("-" * w for w in widths)] + rows:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
     print(f"contracts: <artifact>.contract.json in {args.output}")
+    for name, contract in accuracy_rows:
+        _print_accuracy(name, contract)
     return EXIT_ERROR if failures else 0
+
+
+def _print_accuracy(target: str, contract: dict) -> None:
+    quantization = contract.get("quantization", {})
+    accuracy = contract.get("accuracy")
+    kept = quantization.get("kept_float") or []
+    print(f"\n{target} int8: layers kept in float: {', '.join(kept) if kept else 'none'}")
+    if not accuracy:
+        return
+    print(f"  accuracy ({accuracy['how']}):")
+    print("  dataset    fp32 Y   int8 Y   drop Y   fp32 RGB  int8 RGB  drop RGB")
+    for dataset, row in accuracy["datasets"].items():
+        print(
+            f"  {dataset:9s}  {row['fp32']['psnr_y']:7.3f}  {row['int8']['psnr_y']:7.3f}  {row['int8_drop']['psnr_y']:+7.3f}"
+            f"  {row['fp32']['psnr_rgb']:8.3f}  {row['int8']['psnr_rgb']:8.3f}  {row['int8_drop']['psnr_rgb']:+8.3f}"
+        )
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch
+
+    from edge_sr.archs import REGISTRY
+    from edge_sr.collapse import collapse
+    from edge_sr.converters import get_converter
+    from edge_sr.errors import OptionError
+    from edge_sr.quant.flow import build_int8, calibration_inputs
+
+    converter = get_converter(args.target)
+    if not converter.int8_shape_kinds:
+        raise OptionError(f"target {args.target}: {converter.title} has no INT8 path")
+    descriptor = _load(args)
+    deploy = collapse(descriptor) if descriptor.form != "deploy" else descriptor
+    recipe = dataclasses.replace(_recipe(args), max_psnr_drop=None)
+    batches, validation, calibration = calibration_inputs(recipe, scale=deploy.scale)
+    low = max(16, REGISTRY.get(deploy.arch).min_dynamic_input_size)
+    dims = {2: torch.export.Dim("height", min=low, max=2048), 3: torch.export.Dim("width", min=low, max=2048)}
+    build = build_int8(
+        deploy.module, recipe=recipe, quantizer_factory=converter.int8_quantizer, sample=batches[0],
+        dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64), **dims},), batches=batches, validation=validation, scale=deploy.scale,
+        graph_passes=converter.int8_graph_passes(), fold_quantize=converter.int8_fold_quantize, analyze_layers=True,
+        progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
+    )
+    report = {**build.report, "calibration": calibration, "target": converter.name, "model": deploy.zoo_name or deploy.source}
+    summary = report["validation"]
+    print(f"{report['model']} on {converter.name}: all-int8 drop {summary['all_int8_drop_db']:.3f} dB on the held-out set "
+          f"(fp32 {summary['float_psnr_db']:.3f} dB)")
+    print(f"{'layer':44s} {'cost quantised alone':>21s} {'gain kept float':>16s}")
+    for row in report["sensitivity"]:
+        print(f"{row['layer']:44s} {row['cost_quantised_alone_db']:>21.4f} {row['gain_float_alone_db']:>16.4f}")
+    if args.json:
+        _write_json(args.json, report)
+    return 0
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
@@ -211,14 +345,27 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="export verified CoreML / TFLite / ExecuTorch / ONNX artifacts")
     _add_model(convert)
     convert.add_argument("--target", required=True, help="onnx, tflite, executorch, executorch-coreml, coreml, or all")
-    convert.add_argument("--precision", choices=("fp32", "fp16"), help="default: the target's (fp16 for CoreML, fp32 otherwise)")
+    convert.add_argument("--precision", choices=("fp32", "fp16", "int8"), help="default: the target's (fp16 for CoreML, fp32 otherwise)")
     convert.add_argument("--input-size", help="fixed input size HxW (default 256x256)")
     convert.add_argument("--sizes", help="enumerated input sizes HxW,HxW,... (CoreML)")
     convert.add_argument("--dynamic", action="store_true", help="any input height/width (16..1024)")
     convert.add_argument("--layout", choices=("nchw", "nhwc"), default="nchw")
     convert.add_argument("--image-io", action="store_true", help="CoreML: image input/output instead of tensors")
     convert.add_argument("-o", "--output", required=True, help="folder for artifacts, contracts and golden pairs")
+    convert.add_argument(
+        "--accuracy", default="Set5,Set14,BSD100,Urban100",
+        help="int8: benchmarks (names under $EDGE_SR_DATA/benchmarks or folders) to measure fp32 vs int8 on, or 'none'",
+    )
+    _add_recipe_options(convert)
     convert.set_defaults(run=cmd_convert)
+
+    quantize = commands.add_parser("quantize", help="int8 sensitivity analysis: which layers cost PSNR")
+    _add_model(quantize)
+    quantize.add_argument("--target", required=True, help="executorch, tflite, onnx or coreml (its quantiser decides what is quantised)")
+    quantize.add_argument("--analyze", action="store_true", required=True, help="rank layers by the PSNR each costs")
+    quantize.add_argument("--json", help="write the analysis to this file")
+    _add_recipe_options(quantize)
+    quantize.set_defaults(run=cmd_quantize)
 
     pipeline = commands.add_parser("pipeline", help="the main job end to end on one model")
     pipeline.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)
@@ -227,8 +374,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """SDK chatter (missing optional CUDA kernels, deprecations) would bury the CLI's own lines."""
+    import logging
+    import warnings
+
+    if os.environ.get("EDGE_SR_DEBUG"):
+        return
+    for name in ("torchao", "torch", "executorch", "coremltools", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_libraries()
     try:
         return args.run(args)
     except EdgeSRError as error:

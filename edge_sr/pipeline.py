@@ -3,7 +3,9 @@
 zoo checkpoint -> load (arch detection, strict keys) -> collapse (verified) -> deploy
 checkpoint -> evaluation on the benchmark sets found under ``$EDGE_SR_DATA`` -> one upscaled
 DIV2K LR image -> every conversion target (fp32, 256x256, each verified in its runtime) ->
-``summary.json`` and ``summary.md``.  INT8 and latency join this pipeline as they land.
+INT8 for every target with an INT8 path (DIV2K calibration, refit, float fallback within
+0.1 dB on the held-out set; fp32 and int8 artifacts both measured in the runtime on every
+benchmark) -> ``summary.json`` and ``summary.md``.  Latency joins this pipeline as it lands.
 """
 
 from __future__ import annotations
@@ -44,11 +46,11 @@ def run_pipeline(
     started = time.perf_counter()
     summary: dict[str, Any] = {"model": model, "steps": {}}
 
-    echo(f"[1/5] load {model}")
+    echo(f"[1/6] load {model}")
     source = load(model)
     summary["source"] = source.summary()
 
-    echo(f"[2/5] collapse ({source.arch}, {source.form} form) and write the deploy checkpoint")
+    echo(f"[2/6] collapse ({source.arch}, {source.form} form) and write the deploy checkpoint")
     deployed = collapse(source)
     report = deployed.collapse_report
     checkpoint = save_deploy_checkpoint(deployed, out / "deploy.pth")
@@ -60,7 +62,7 @@ def run_pipeline(
         f"max |diff| {report.max_abs_diff:.2e} ({report.tolerance})"
     )
 
-    echo("[3/5] evaluate (LR = MATLAB bicubic of HR; border crop = scale)")
+    echo("[3/6] evaluate (LR = MATLAB bicubic of HR; border crop = scale)")
     evaluations = {}
     for name in benchmarks:
         folder = data / "benchmarks" / name
@@ -72,7 +74,7 @@ def run_pipeline(
         )
     summary["steps"]["evaluate"] = evaluations
 
-    echo("[4/5] upscale one DIV2K LR image")
+    echo("[4/6] upscale one DIV2K LR image")
     lr_images = sorted((data / DIV2K_LR_X4).glob("*.png"))
     if not lr_images:
         raise DatasetError(f"{data / DIV2K_LR_X4}: expected DIV2K x4 LR images, found none")
@@ -86,7 +88,7 @@ def run_pipeline(
     }
     echo(f"      {lr_images[0].name} -> {width}x{height} in {summary['steps']['upscale']['seconds']:.2f} s")
 
-    echo("[5/5] convert to every target (fp32, 256x256) and verify each artifact in its runtime")
+    echo("[5/6] convert to every target (fp32, 256x256) and verify each artifact in its runtime")
     from edge_sr.converters import TARGETS
     from edge_sr.converters.pipeline import convert_model
     from edge_sr.converters.spec import ExportSpec
@@ -106,6 +108,9 @@ def run_pipeline(
         diff = "-" if result.max_abs_diff is None else f"{result.max_abs_diff:.1e}"
         echo(f"      {converter.name:<18} {result.bytes / 1e6:5.2f} MB  max |diff| {diff:<8} {result.verified} ({result.seconds:.1f} s)")
     summary["steps"]["convert"] = conversions
+
+    echo("[6/6] INT8 for every target with an INT8 path, calibrated on DIV2K; accuracy in the runtime")
+    summary["steps"]["int8"] = _int8_step(reloaded, out / "artifacts", data, echo)
     summary["seconds"] = round(time.perf_counter() - started, 2)
 
     with atomic_output(out / "summary.json") as temporary:
@@ -114,6 +119,43 @@ def run_pipeline(
         temporary.write_text(_markdown(summary))
     echo(f"wrote {out / 'summary.json'} and {out / 'summary.md'} ({summary['seconds']:.1f} s)")
     return summary
+
+
+def _int8_step(descriptor, output: Path, data: Path, echo) -> dict[str, Any]:
+    from edge_sr.converters import TARGETS
+    from edge_sr.converters.pipeline import convert_model
+    from edge_sr.converters.spec import ExportSpec, ShapePolicy
+
+    datasets = [data / "benchmarks" / name for name in ("Set5", "Set14", "BSD100", "Urban100") if (data / "benchmarks" / name).is_dir()]
+    rows: dict[str, Any] = {}
+    for converter in TARGETS:
+        if not converter.int8_shape_kinds:
+            continue
+        # Dynamic where the target allows it: whole benchmark images, no tiling.
+        shape = ShapePolicy.dynamic() if "dynamic" in converter.int8_shape_kinds else ShapePolicy()
+        try:
+            result = convert_model(
+                descriptor, target=converter.name, spec=ExportSpec(precision="int8", shape=shape),
+                output_dir=output, accuracy_datasets=datasets,
+                progress=lambda message, name=converter.name: echo(f"      {name}: {message}"),
+            )
+        except EdgeSRError as error:
+            rows[converter.name] = {"error": str(error)}
+            echo(f"      {converter.name:<10} FAILED: {error}")
+            continue
+        contract = json.loads(result.contract.read_text())
+        accuracy = contract.get("accuracy", {})
+        rows[converter.name] = {
+            "artifact": str(result.artifact), "bytes": result.bytes, "verified": result.verified,
+            "kept_float": contract["quantization"]["kept_float"],
+            "simulated": accuracy.get("simulated"), "datasets": accuracy.get("datasets", {}),
+            "seconds": round(result.seconds, 1),
+        }
+        drops = ", ".join(
+            f"{name} {row['int8_drop']['psnr_y']:+.3f}" for name, row in accuracy.get("datasets", {}).items()
+        )
+        echo(f"      {converter.name:<10} {result.bytes / 1e6:5.2f} MB  Y-PSNR drop: {drops}  float layers: {len(rows[converter.name]['kept_float'])} ({result.seconds:.0f} s)")
+    return rows
 
 
 def _markdown(summary: dict[str, Any]) -> str:
@@ -141,4 +183,15 @@ def _markdown(summary: dict[str, Any]) -> str:
             continue
         diff = "—" if row["max_abs_diff"] is None else f"{row['max_abs_diff']:.1e}"
         lines.append(f"| {target} | {Path(row['artifact']).name} | {row['bytes'] / 1e6:.2f} MB | {row['verified']} | {diff} |")
+    lines += ["", "| target (int8) | dataset | fp32 Y | int8 Y | drop Y | drop RGB | layers in float |", "|---|---|---|---|---|---|---|"]
+    for target, row in summary["steps"].get("int8", {}).items():
+        if "error" in row:
+            lines.append(f"| {target} | failed: {row['error']} | | | | | |")
+            continue
+        note = " (simulated)" if row["simulated"] else ""
+        for dataset, result in row["datasets"].items():
+            lines.append(
+                f"| {target}{note} | {dataset} | {result['fp32']['psnr_y']:.3f} | {result['int8']['psnr_y']:.3f} | "
+                f"{result['int8_drop']['psnr_y']:+.3f} | {result['int8_drop']['psnr_rgb']:+.3f} | {', '.join(row['kept_float']) or 'none'} |"
+            )
     return "\n".join(lines) + "\n"

@@ -52,7 +52,9 @@ class NormalizationFoldedConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad_h, pad_w = self.padding
-        outside = F.pad(torch.zeros_like(x[:, :1]), (pad_w, pad_w, pad_h, pad_h), value=1.0)
+        # Derived from x (not zeros_like) so fixed-shape converters cannot fold the H×W mask
+        # into a stored constant (65 KB at 256², a third of an int8 SPAN).
+        outside = F.pad(x[:, :1] * 0.0, (pad_w, pad_w, pad_h, pad_h), value=1.0)
         return self.conv(x) + self.border(outside)
 
 

@@ -16,6 +16,8 @@ from edge_sr.errors import OptionError
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
 RECIPE_VERSION = 1
 RANGE_ESTIMATORS = ("minmax", "percentile", "mse", "entropy")
+WEIGHT_ROUNDINGS = ("nearest", "refit")
+"""``nearest``: the target's own rounding; ``refit``: see :mod:`edge_sr.quant.refit`."""
 CALIBRATION_SOURCES = ("div2k",)
 """Named sources; any other value is a folder of images."""
 
@@ -28,10 +30,14 @@ class Calibration:
     images: int = 32
     crop: int = 128
     seed: int = 0
+    validation_images: int = 12
+    """Held-out source images (never calibration images) that fallback decisions are measured on."""
 
     def __post_init__(self) -> None:
         if self.images < 1 or self.crop < 8:
             raise OptionError(f"calibration: expected images >= 1 and crop >= 8, found {self.images} and {self.crop}")
+        if self.validation_images < 1:
+            raise OptionError(f"calibration: expected validation_images >= 1, found {self.validation_images}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,11 +55,14 @@ class Int8Recipe:
     activation_bits: int = 8
     activation_granularity: str = "per-tensor"
     activation_symmetric: bool = False
-    range_estimator: str = "minmax"
+    range_estimator: str = "mse"
     percentile: float = 99.99
     calibration: Calibration = field(default_factory=Calibration)
     keep_float: tuple[str, ...] = ()
     fold_normalization: bool = True
+    weight_rounding: str = "refit"
+    max_psnr_drop: float | None = 0.1
+    """Float fallback budget (dB, held-out validation set); None quantises every layer."""
     version: int = RECIPE_VERSION
 
     def __post_init__(self) -> None:
@@ -69,6 +78,10 @@ class Int8Recipe:
             raise OptionError(f"recipe: range_estimator {self.range_estimator!r}: expected one of {', '.join(RANGE_ESTIMATORS)}")
         if not 50.0 < self.percentile <= 100.0:
             raise OptionError(f"recipe: percentile {self.percentile}: expected a value in (50, 100]")
+        if self.weight_rounding not in WEIGHT_ROUNDINGS:
+            raise OptionError(f"recipe: weight_rounding {self.weight_rounding!r}: expected one of {', '.join(WEIGHT_ROUNDINGS)}")
+        if self.max_psnr_drop is not None and not 0.0 <= self.max_psnr_drop <= 10.0:
+            raise OptionError(f"recipe: max_psnr_drop {self.max_psnr_drop}: expected a value in [0, 10] dB or None")
         if not isinstance(self.keep_float, tuple):
             object.__setattr__(self, "keep_float", tuple(self.keep_float))
 

@@ -28,7 +28,9 @@ def zoo_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    return _env_dir("EDGE_SR_DATA", REPO.parent / "shared" / "data")
+    path = _env_dir("EDGE_SR_DATA", REPO.parent / "shared" / "data")
+    os.environ["EDGE_SR_DATA"] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session")

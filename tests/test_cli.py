@@ -209,3 +209,43 @@ def test_sixteen_bit_colour_png_is_read_with_a_note(capsys, tmp_path, zoo_dir):
     assert code == 0
     assert "16-bit colour PNG read at 8 bits" in err
     assert Image.open(tmp_path / "out.png").size == (width * 4, height * 4)
+
+
+def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_dir):
+    code, out, err = run_cli(
+        capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--dynamic",
+        "--calib-images", 6, "--calib-crop", 64, "--max-psnr-drop", "off", "--accuracy", "Set5", "-o", tmp_path,
+    )
+    assert code == 0, err
+    assert "span-ch28.int8.pte" in out and "layers kept in float: none" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("Set5"))
+    fp32_y, int8_y, drop_y = (float(v) for v in row.split()[1:4])
+    assert fp32_y == pytest.approx(31.712, abs=0.01) and drop_y == pytest.approx(fp32_y - int8_y, abs=2e-3)
+    contract = json.loads((tmp_path / "span-ch28.int8.pte.contract.json").read_text())
+    assert contract["quantization"]["recipe"]["calibration"]["images"] == 6
+    assert (tmp_path / "span-ch28.fp32.pte").is_file()
+
+
+def test_int8_bad_options_are_one_line(capsys, tmp_path, zoo_dir):
+    code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "tflite", "--precision", "int8", "--dynamic", "-o", tmp_path)
+    assert_one_line_error(code, err, "fixed shapes only")
+    code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--max-psnr-drop", "lots", "-o", tmp_path)
+    assert_one_line_error(code, err, "--max-psnr-drop", "'lots'")
+    code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--calib", tmp_path / "nowhere", "-o", tmp_path)
+    assert_one_line_error(code, err, "nowhere", "calibration images")
+    code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--keep-float", "made/up", "--calib-images", 2, "--calib-crop", 32, "-o", tmp_path)
+    assert_one_line_error(code, err, "no layer 'made/up'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quantize_analyze_ranks_layers(capsys, tmp_path, zoo_dir, data_dir):
+    # Two held-out images keep the ranking (two evaluations per layer) quick in the default run.
+    code, out, err = run_cli(
+        capsys, "quantize", "span-ch28", "--target", "executorch", "--analyze", "--calib-images", 4, "--calib-crop", 48,
+        "--validation-images", 2, "--weight-rounding", "nearest", "--json", tmp_path / "analysis.json",
+    )
+    assert code == 0, err
+    analysis = json.loads((tmp_path / "analysis.json").read_text())
+    gains = [row["gain_float_alone_db"] for row in analysis["sensitivity"]]
+    assert gains == sorted(gains, reverse=True) and len(gains) > 40
+    assert analysis["sensitivity"][0]["layer"] in out

@@ -1,0 +1,201 @@
+"""Building an INT8 network for one target: the fixed sequence every PT2E target goes through.
+
+deploy module → fold SPAN's normalisation (exact, checked) → export + exact rewrites (checked)
+→ the target's quantiser, wrapped so the recipe's range estimator and ``keep_float`` apply →
+calibrate on DIV2K crops → (``weight_rounding="refit"``) sequential refit of weights and biases
+against the fake-quantised inputs, then re-calibrate → (``max_psnr_drop``) sensitivity ranking
+and float fallback on a held-out validation set → convert to a quantize/dequantize graph.
+
+The returned :class:`Int8Build` carries the converted graph (the PyTorch reference the artifact
+is verified against), the refitted float graph (for targets that quantise with their own tool),
+and a JSON-ready report for the contract.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from edge_sr.quant import pt2e
+from edge_sr.quant.prepare import FOLD_FP32, check_fold, fold_input_normalization
+from edge_sr.quant.recipe import Int8Recipe
+from edge_sr.quant.refit import refit
+from edge_sr.quant.sensitivity import analyze, fallback_search, simulate
+from edge_sr.quant.validation import ValidationPair, mean_psnr_y
+
+
+REFIT_CROP = 64
+"""The refit re-runs the network up to each conv; the top-left 64² of every calibration crop is
+enough (it samples 1024 positions per image anyway) and costs a quarter of the full crops."""
+
+
+@dataclass
+class Int8Build:
+    """``converted``: q/dq graph (NCHW float32 RGB [0, 1] in, NCHW float32 out);
+    ``float_graph``: the refitted float graph it was quantised from; ``keep_float``: layer labels."""
+
+    converted: fx.GraphModule
+    float_graph: fx.GraphModule
+    quantizer: Any
+    keep_float: list[str]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def build_int8(
+    module: nn.Module,
+    *,
+    recipe: Int8Recipe,
+    quantizer_factory: Callable[[], Any],
+    sample: torch.Tensor,
+    dynamic_shapes,
+    batches: Sequence[torch.Tensor],
+    validation: list[ValidationPair],
+    scale: int,
+    graph_passes: Sequence[Callable[[fx.GraphModule], int]] = (),
+    fold_quantize: bool = True,
+    analyze_layers: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Int8Build:
+    """Quantise ``module`` (deploy form) for one target; see the module docstring for the steps."""
+    say = progress or (lambda _message: None)
+    report: dict[str, Any] = {"recipe": recipe.to_dict(), "steps": []}
+    started = time.perf_counter()
+    if recipe.fold_normalization:
+        folded, did_fold = fold_input_normalization(module)
+        if did_fold:
+            diff = check_fold(module, folded, sample)
+            report["steps"].append({"step": "fold-normalization", "max_abs_diff": diff, "tolerance": FOLD_FP32.name})
+            module = folded
+    float_graph = pt2e.export_for_quantization(module, sample, dynamic_shapes=dynamic_shapes)
+    report["steps"].append({"step": "split-concat-conv", "tolerance": "quant-prepare-fp32"})
+    for graph_pass in graph_passes:
+        count = graph_pass(float_graph)
+        report["steps"].append({"step": graph_pass.__name__.replace("_", "-"), "rewritten": count})
+    labels = pt2e.layer_labels(float_graph)
+    keep = set(recipe.keep_float)
+    quantizer = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=pt2e.check_keep_float(labels, keep))
+
+    say("calibrating")
+    prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
+    float_psnr = mean_psnr_y(module, validation, scale=scale)
+    unrefitted = copy.deepcopy(float_graph)
+    if recipe.weight_rounding == "refit":
+        say("refitting weights")
+        simulation = simulate(prepared)
+        before = mean_psnr_y(simulation.module, validation, scale=scale)
+        refit_report = refit(float_graph, simulation, [b[:, :, :REFIT_CROP, :REFIT_CROP] for b in batches])
+        prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
+        report["steps"].append({
+            "step": "refit", "layers": refit_report.as_dict(),
+            "validation_drop_before_db": round(float_psnr - before, 4),
+        })
+    simulation = simulate(prepared)
+    quantised_psnr = mean_psnr_y(simulation.module, validation, scale=scale)
+    report["validation"] = {
+        "images": [pair.name for pair in validation],
+        "protocol": "Y PSNR (MATLAB-rounded), border = scale; HR = held-out DIV2K LR images, LR = their bicubic downscale",
+        "float_psnr_db": round(float_psnr, 4),
+        "all_int8_psnr_db": round(quantised_psnr, 4),
+        "all_int8_drop_db": round(float_psnr - quantised_psnr, 4),
+    }
+    ranking = None
+    if analyze_layers or (recipe.max_psnr_drop is not None and float_psnr - quantised_psnr > recipe.max_psnr_drop):
+        say("ranking layers by sensitivity")
+        _, ranking = analyze(simulation, lambda m: mean_psnr_y(m, validation, scale=scale), float_psnr=float_psnr)
+        report["sensitivity"] = [row.as_dict() for row in ranking]
+    if recipe.max_psnr_drop is not None and float_psnr - quantised_psnr > recipe.max_psnr_drop:
+        say("searching the float fallback")
+        by_label = {label: node for node, label in labels.items()}
+        rebuilt: dict[frozenset[str], tuple[float, fx.GraphModule, Any]] = {}
+
+        def evaluate_keeping(extra: frozenset[str]) -> float:
+            nodes = {by_label[label] for label in keep | extra}
+            # Layers kept in float get their original weights back: the refitted ones are
+            # on the int8 grid and compensate for quantised inputs they no longer receive.
+            graph = _restore_weights(float_graph, unrefitted, nodes)
+            candidate = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=nodes)
+            candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
+            psnr = mean_psnr_y(simulate(candidate_prepared).module, validation, scale=scale)
+            rebuilt[extra] = (psnr, candidate_prepared, candidate, graph)
+            return psnr
+
+        chosen, final = fallback_search(
+            evaluate_keeping, float_psnr=float_psnr, max_drop=recipe.max_psnr_drop, ranking=ranking,
+        )
+        if frozenset(chosen) not in rebuilt:
+            evaluate_keeping(frozenset(chosen))
+        _, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
+        keep |= set(chosen)
+        report["fallback"] = {
+            "max_psnr_drop_db": recipe.max_psnr_drop,
+            "kept_float": sorted(chosen),
+            "drop_db": round(float_psnr - final, 4),
+            "met": float_psnr - final <= recipe.max_psnr_drop,
+            "rebuilds": len(rebuilt),
+        }
+    converted = pt2e.convert(prepared, fold_quantize=fold_quantize)
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    return Int8Build(
+        converted=converted, float_graph=float_graph, quantizer=quantizer,
+        keep_float=sorted(keep), report=report,
+    )
+
+
+def _restore_weights(graph: fx.GraphModule, original: fx.GraphModule, nodes: set[str]) -> fx.GraphModule:
+    """A copy of ``graph`` whose named nodes use ``original``'s parameters (weights, biases)."""
+    restored = copy.deepcopy(graph)
+    for node in restored.graph.nodes:
+        if node.name not in nodes:
+            continue
+        for argument in node.all_input_nodes:
+            if argument.op == "get_attr":
+                source = _attribute(original, argument.target)
+                _attribute(restored, argument.target).data.copy_(source.data)
+    return restored
+
+
+def _attribute(module: nn.Module, target: str) -> torch.Tensor:
+    owner_path, _, name = target.rpartition(".")
+    owner = module.get_submodule(owner_path) if owner_path else module
+    return getattr(owner, name)
+
+
+def calibration_inputs(recipe: Int8Recipe, *, scale: int) -> tuple[list[torch.Tensor], list[ValidationPair], dict[str, Any]]:
+    """Calibration crops (NCHW float32 RGB [0, 1]) and the held-out validation pairs for a recipe."""
+    from edge_sr.datasets import IMAGE_SUFFIXES
+    from edge_sr.div2k import calibration_batches, find_root, lr_images
+    from edge_sr.errors import DatasetError
+    from edge_sr.quant.validation import validation_pairs
+
+    calibration = recipe.calibration
+    if calibration.source == "div2k":
+        images = lr_images()
+        where = f"DIV2K test LR x4 under {find_root()}"
+    else:
+        folder = Path(calibration.source)
+        if not folder.is_dir():
+            raise DatasetError(f"{folder}: expected a folder of calibration images (or 'div2k'), found no such directory")
+        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise DatasetError(f"{folder}: expected calibration images ({', '.join(IMAGE_SUFFIXES)}), found none")
+        where = str(folder)
+    # Batches of 8 crops: one forward per batch is what makes calibration and refit affordable.
+    batches = list(calibration_batches(images, count=calibration.images, crop=calibration.crop, seed=calibration.seed, batch_size=8))
+    validation = validation_pairs(
+        images, scale=scale, calibration_count=min(calibration.images, len(images) - 1), count=calibration.validation_images
+    )
+    facts = {
+        "source": where,
+        "crops": calibration.images,
+        "crop_size": calibration.crop,
+        "seed": calibration.seed,
+        "images_used": [p.name for p in images[: min(calibration.images, len(images))]],
+    }
+    return batches, validation, facts

@@ -1,0 +1,203 @@
+"""The PT2E flow every integer target shares: export → exact rewrites → annotate → calibrate → convert.
+
+A target brings its own quantiser (XNNPACK's, litert-torch's, CoreML's); this module wraps it
+so that the recipe's range estimator is used for every activation, the layers the recipe keeps
+in float are left unannotated, and the rewrites of :mod:`edge_sr.quant.passes` are applied and
+checked first.  It also gives each quantisable op a stable *layer label*
+(``<module path>/<op>[#n]``, e.g. ``block_2.c1_r.eval_conv/conv2d``) used by the sensitivity
+analysis, the recipe's ``keep_float`` and the model contract.
+
+Tensor contract of the graphs handled here: NCHW float32 RGB in [0, 1] in, NCHW float32 out.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import fx, nn
+
+from edge_sr.errors import OptionError
+from edge_sr.quant.passes import QUANT_PREPARE_FP32, split_concat_conv
+from edge_sr.quant.ranges import RangeEstimatorObserver
+from edge_sr.quant.recipe import Int8Recipe
+from edge_sr.tolerances import verify_equivalent
+
+ANNOTATION_KEY = "quantization_annotation"
+QUANTISABLE_OPS = {
+    "conv2d",
+    "conv_transpose2d",
+    "add",
+    "sub",
+    "mul",
+    "sigmoid",
+    "silu",
+    "relu",
+    "hardtanh",
+    "prelu",
+    "leaky_relu",
+    "cat",
+    "mean",
+    "upsample_bilinear2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "pixel_shuffle",
+}
+
+
+def op_name(node: fx.Node) -> str:
+    """``aten.conv2d.default`` → ``conv2d``; ``aten.add_.Tensor`` → ``add``."""
+    target = getattr(node.target, "_opname", None) or getattr(node.target, "__name__", str(node.target))
+    return target.split(".")[0].rstrip("_")
+
+
+def _module_path(node: fx.Node) -> str:
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return "<root>"
+    path = list(stack.values())[-1][0]
+    return path.replace("L['self'].", "").replace("L__self___", "") or "<root>"
+
+
+def layer_labels(graph_module: fx.GraphModule) -> dict[str, str]:
+    """Node name → layer label, for every quantisable compute node, in graph order."""
+    labels: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for node in graph_module.graph.nodes:
+        if node.op != "call_function" or op_name(node) not in QUANTISABLE_OPS:
+            continue
+        base = f"{_module_path(node)}/{op_name(node)}"
+        seen[base] = seen.get(base, 0) + 1
+        labels[node.name] = base if seen[base] == 1 else f"{base}#{seen[base]}"
+    return labels
+
+
+def export_for_quantization(
+    module: nn.Module, sample: torch.Tensor, *, dynamic_shapes=None, check: torch.Tensor | None = None
+) -> fx.GraphModule:
+    """The ATen graph the quantisers annotate, with the exact rewrites applied and verified.
+
+    ``sample``: NCHW float32 RGB in [0, 1] (any legal size).  ``check`` defaults to ``sample``.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph_module = torch.export.export(module, (sample,), dynamic_shapes=dynamic_shapes).module()
+    split_concat_conv(graph_module)
+    verify_equivalent(
+        module, graph_module, sample if check is None else check, tolerance=QUANT_PREPARE_FP32,
+        what="quantisation rewrites (split concat-conv)",
+    )
+    return graph_module
+
+
+def _with_estimator(spec, recipe: Int8Recipe):
+    """The recipe's range estimator for a per-tensor activation spec; other specs unchanged."""
+    from torchao.quantization.pt2e.quantizer import QuantizationSpec
+
+    if not isinstance(spec, QuantizationSpec) or spec.is_dynamic:
+        return spec
+    if spec.qscheme not in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+        return spec
+    observer = RangeEstimatorObserver.with_args(
+        estimator=recipe.range_estimator, percentile=recipe.percentile, eps=2**-12
+    )
+    return dataclasses.replace(spec, observer_or_fake_quant_ctr=observer)
+
+
+def _is_weight(node: fx.Node) -> bool:
+    return node.op == "get_attr"
+
+
+def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
+    """Wraps a target's PT2E quantiser so the recipe applies whatever the target's defaults are.
+
+    After the target annotates: nodes named in ``keep`` lose every annotation and their
+    producers stop quantising their outputs, so a kept layer computes in float on float inputs
+    (what it outputs is quantised by its consumers as usual); per-tensor activation specs get the recipe's range
+    estimator (weights keep the target's per-channel min/max, which reproduces on-grid weights
+    exactly).  Built as a subclass of torchao's ``Quantizer`` on call, so importing this module
+    does not import torchao.
+    """
+    from torchao.quantization.pt2e.quantizer import Quantizer
+
+    class _RecipeQuantizer(Quantizer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = inner
+            self.keep = frozenset(keep)
+
+        def transform_for_annotation(self, model):
+            return self.inner.transform_for_annotation(model)
+
+        def annotate(self, model):
+            model = self.inner.annotate(model)
+            for node in model.graph.nodes:
+                if node.name in self.keep:
+                    node.meta.pop(ANNOTATION_KEY, None)
+                    # Its inputs must reach it unquantised too: producers stop quantising their
+                    # outputs (their other consumers still quantise what they read).
+                    for source in node.all_input_nodes:
+                        annotation = source.meta.get(ANNOTATION_KEY)
+                        if annotation is not None:
+                            annotation.output_qspec = None
+            for node in model.graph.nodes:
+                annotation = node.meta.get(ANNOTATION_KEY)
+                if annotation is None:
+                    continue
+                for source in list(annotation.input_qspec_map):
+                    if not _is_weight(source):
+                        annotation.input_qspec_map[source] = _with_estimator(annotation.input_qspec_map[source], recipe)
+                annotation.output_qspec = _with_estimator(annotation.output_qspec, recipe)
+            return model
+
+        def validate(self, model) -> None:
+            self.inner.validate(model)
+
+    return _RecipeQuantizer()
+
+
+def prepare_and_calibrate(
+    graph_module: fx.GraphModule, quantizer, batches: Sequence[torch.Tensor]
+) -> fx.GraphModule:
+    """Observed graph after running every calibration batch (NCHW float32 RGB in [0, 1])."""
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare_pt2e(copy.deepcopy(graph_module), quantizer)
+    with torch.no_grad():
+        for batch in batches:
+            prepared(batch.contiguous())
+    # Settle every estimated range once, here: simulation and conversion copy the graph, and
+    # each copy would otherwise repeat the search over the kept samples.
+    for observer in prepared.modules():
+        if isinstance(observer, RangeEstimatorObserver):
+            observer.calculate_qparams()
+    return prepared
+
+
+def convert(prepared: fx.GraphModule, *, fold_quantize: bool = True) -> fx.GraphModule:
+    """Quantize/dequantize graph (reference representation) from a calibrated graph.
+
+    ``prepared`` is left as it is (``convert_pt2e`` rewrites its argument in place).
+    """
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return convert_pt2e(copy.deepcopy(prepared), fold_quantize=fold_quantize)
+
+
+def check_keep_float(labels: dict[str, str], keep_float: Iterable[str]) -> set[str]:
+    """Node names for the recipe's ``keep_float`` labels; unknown labels are an error."""
+    by_label = {label: node for node, label in labels.items()}
+    unknown = [label for label in keep_float if label not in by_label]
+    if unknown:
+        raise OptionError(
+            f"recipe keep_float: no layer {', '.join(map(repr, unknown))} in this graph "
+            f"(layers: {', '.join(list(by_label)[:6])}, …; `edge-sr quantize MODEL --analyze` lists them)"
+        )
+    return {by_label[label] for label in keep_float}

@@ -1,0 +1,176 @@
+"""Per-layer sensitivity and the float-fallback search, on a fake-quantised simulation.
+
+The calibrated PT2E graph's observers are replaced by switchable fake-quantisers holding the
+exact scales and zero points the target's converter will use, so switching one layer to float
+costs one evaluation instead of a re-calibration.  The search's answer is then rebuilt for real
+(:class:`~edge_sr.quant.pt2e.KeepFloat`) and re-measured by the caller in the target's runtime.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import fx, nn
+
+from edge_sr.quant.pt2e import layer_labels
+
+OBSERVER_PREFIX = "activation_post_process_"
+
+
+class SwitchableFakeQuant(nn.Module):
+    """Fake int8 quantisation with fixed qparams (per-tensor, or per-channel along ``axis``)."""
+
+    def __init__(self, scale: torch.Tensor, zero_point: torch.Tensor, quant_min: int, quant_max: int, axis: int | None):
+        super().__init__()
+        self.register_buffer("scale", scale.detach().float().clone())
+        self.register_buffer("zero_point", zero_point.detach().int().clone())
+        self.quant_min, self.quant_max, self.axis = quant_min, quant_max, axis
+        self.enabled = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        if self.axis is None:
+            return torch.fake_quantize_per_tensor_affine(
+                x, float(self.scale.flatten()[0]), int(self.zero_point.flatten()[0]), self.quant_min, self.quant_max
+            )
+        return torch.fake_quantize_per_channel_affine(
+            x, self.scale, self.zero_point, self.axis, self.quant_min, self.quant_max
+        )
+
+
+@dataclass
+class Simulation:
+    """A fake-quantised copy of a calibrated graph and, per layer label, its switchable points."""
+
+    module: fx.GraphModule
+    points: dict[str, list[str]]
+    labels: dict[str, str]
+
+    def set_float(self, labels: set[str] | frozenset[str]) -> None:
+        """Quantise everything except the points of ``labels``."""
+        off = {name for label in labels for name in self.points[label]}
+        for name, point in self.module.named_children():
+            if isinstance(point, SwitchableFakeQuant):
+                point.enabled = name not in off
+
+    def set_quantised_only(self, label: str) -> None:
+        on = set(self.points[label])
+        for name, point in self.module.named_children():
+            if isinstance(point, SwitchableFakeQuant):
+                point.enabled = name in on
+
+
+def simulate(prepared: fx.GraphModule) -> Simulation:
+    """Replace each observer of a calibrated graph with a :class:`SwitchableFakeQuant`."""
+    simulation = copy.deepcopy(prepared)
+    labels = layer_labels(simulation)
+    for node in simulation.graph.nodes:
+        if node.op == "call_module" and node.target.startswith(OBSERVER_PREFIX):
+            observer = getattr(simulation, node.target)
+            scale, zero_point = observer.calculate_qparams()
+            axis = getattr(observer, "ch_axis", None) if observer.qscheme in (
+                torch.per_channel_symmetric, torch.per_channel_affine
+            ) else None
+            setattr(simulation, node.target, SwitchableFakeQuant(scale, zero_point, observer.quant_min, observer.quant_max, axis))
+    points: dict[str, list[str]] = {label: [] for label in labels.values()}
+    for node in simulation.graph.nodes:
+        if node.name not in labels:
+            continue
+        owned = points[labels[node.name]]
+        inputs = [a for a in node.all_input_nodes if a.op == "call_module" and a.target.startswith(OBSERVER_PREFIX)]
+        outputs = [u for u in node.users if u.op == "call_module" and u.target.startswith(OBSERVER_PREFIX)]
+        owned.extend(n.target for n in inputs + outputs if n.target not in owned)
+    simulation.recompile()
+    return Simulation(module=simulation, points={k: v for k, v in points.items() if v}, labels=labels)
+
+
+@dataclass(frozen=True)
+class LayerSensitivity:
+    """PSNR (dB) a layer costs quantised alone, and recovers when it alone stays float."""
+
+    label: str
+    cost_quantised_alone: float
+    gain_float_alone: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "layer": self.label,
+            "cost_quantised_alone_db": round(self.cost_quantised_alone, 4),
+            "gain_float_alone_db": round(self.gain_float_alone, 4),
+        }
+
+
+def analyze(
+    simulation: Simulation, evaluate: Callable[[nn.Module], float], *, float_psnr: float, progress=None
+) -> tuple[float, list[LayerSensitivity]]:
+    """``(all-int8 PSNR, per-layer sensitivities ranked by gain_float_alone, largest first)``."""
+    simulation.set_float(set())
+    quantised = evaluate(simulation.module)
+    rows = []
+    for label in simulation.points:
+        simulation.set_quantised_only(label)
+        alone = evaluate(simulation.module)
+        simulation.set_float({label})
+        without = evaluate(simulation.module)
+        rows.append(LayerSensitivity(label, float_psnr - alone, without - quantised))
+        if progress is not None:
+            progress(label)
+    simulation.set_float(set())
+    rows.sort(key=lambda row: (-row.gain_float_alone, row.label))
+    return quantised, rows
+
+
+def fallback_search(
+    evaluate_keeping: Callable[[frozenset[str]], float],
+    *,
+    float_psnr: float,
+    max_drop: float,
+    ranking: list[LayerSensitivity],
+    prune_trials: int = 8,
+) -> tuple[list[str], float]:
+    """Few layers to keep in float for ``max_drop`` dB: the shortest prefix of ``ranking`` that
+    meets the budget (doubling, then bisection), then pruned one layer at a time.
+
+    ``evaluate_keeping(labels)`` rebuilds the quantised network with ``labels`` in float and
+    returns its PSNR: the simulation only ranks, decisions are made on rebuilds (a rebuild
+    re-calibrates and moves quantisation points).  SR networks spread their error over many
+    points, so the prefix is often long; doubling keeps the rebuild count logarithmic.
+    Returns ``(labels, PSNR)``; with every ranked layer still over budget, all of them.
+    """
+    labels = [row.label for row in ranking]
+    measured: dict[int, float] = {}
+
+    def psnr_with(count: int) -> float:
+        if count not in measured:
+            measured[count] = evaluate_keeping(frozenset(labels[:count]))
+        return measured[count]
+
+    def meets(psnr: float) -> bool:
+        return float_psnr - psnr <= max_drop
+
+    if meets(psnr_with(0)) or not labels:
+        return [], psnr_with(0)
+    high = 1
+    while high < len(labels) and not meets(psnr_with(high)):
+        high *= 2
+    high = min(high, len(labels))
+    if not meets(psnr_with(high)):
+        return labels, psnr_with(high)
+    low = high // 2  # fails (or is 0, which failed above)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if meets(psnr_with(middle)):
+            high = middle
+        else:
+            low = middle
+    chosen, psnr = labels[:high], psnr_with(high)
+    for label in list(reversed(chosen))[:prune_trials]:
+        trial = [c for c in chosen if c != label]
+        trial_psnr = evaluate_keeping(frozenset(trial))
+        if meets(trial_psnr):
+            chosen, psnr = trial, trial_psnr
+    return chosen, psnr

@@ -1,0 +1,235 @@
+"""INT8: range estimators, exact rewrites, compensated rounding, refit, fallback, and the targets.
+
+Everything runs on real checkpoints and real DIV2K crops; calibration counts are small in the
+default run (the full accuracy table is under ``slow``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+
+import edge_sr
+from edge_sr.converters.pipeline import convert_model
+from edge_sr.converters.spec import ExportSpec, ShapePolicy
+from edge_sr.errors import OptionError
+from edge_sr.quant import pt2e
+from edge_sr.quant.passes import QUANT_PREPARE_FP32, decompose_silu, split_concat_conv
+from edge_sr.quant.prepare import fold_input_normalization
+from edge_sr.quant.ranges import _fake_quant_error, estimate_range
+from edge_sr.quant.recipe import Calibration, Int8Recipe
+from edge_sr.quant.rounding import WEIGHT_LEVELS, compensated_rounding
+from edge_sr.quant.sensitivity import simulate
+
+INT8_TARGETS = ("executorch", "tflite", "onnx", "coreml")
+SMALL = Calibration(images=6, crop=64, validation_images=3)
+
+
+def _xnnpack():
+    from edge_sr.converters import get_converter
+
+    return get_converter("executorch").int8_quantizer()
+
+
+@pytest.fixture(scope="module")
+def span(zoo_dir):
+    module, _ = fold_input_normalization(edge_sr.collapse(edge_sr.load("span-ch28")).module)
+    return module.eval()
+
+
+@pytest.fixture(scope="module")
+def crops(div2k_lr):
+    from edge_sr.div2k import calibration_batches
+
+    return list(calibration_batches(div2k_lr, count=6, crop=64, seed=0))
+
+
+def _dims():
+    return ({2: torch.export.Dim("h", min=16, max=512), 3: torch.export.Dim("w", min=16, max=512)},)
+
+
+def test_range_estimators_clip_outliers_and_keep_zero():
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.cat([torch.randn(100_000, generator=generator), torch.tensor([40.0, -25.0])])
+    minmax = estimate_range(sample, -25.0, 40.0, estimator="minmax", percentile=99.99)
+    assert minmax == (-25.0, 40.0)
+    for estimator in ("percentile", "entropy"):
+        low, high = estimate_range(sample, -25.0, 40.0, estimator=estimator, percentile=99.9)
+        assert -25.0 <= low < 0.0 < high < 40.0, estimator
+        assert high < 20.0, f"{estimator} kept the outlier: {high}"
+    # MSE keeps far outliers when clipping them costs more than the resolution they take...
+    low, high = estimate_range(sample, -25.0, 40.0, estimator="mse", percentile=99.9)
+    assert _fake_quant_error(sample, low, high, 256) <= _fake_quant_error(sample, -25.0, 40.0, 256)
+    # ...and clips a heavy tail, where many values share the range.
+    tail = torch.distributions.Laplace(0.0, 1.0).sample((200_000,))
+    low, high = estimate_range(tail, float(tail.min()), float(tail.max()), estimator="mse", percentile=99.9)
+    assert high < 0.9 * float(tail.max()) and low > 0.9 * float(tail.min())
+    positive = estimate_range(torch.rand(1000), 0.2, 1.0, estimator="mse", percentile=99.99)
+    assert positive[0] == 0.0
+
+
+def test_split_concat_conv_is_exact_and_removes_every_cat(span, crops, real_crop):
+    graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims(), check=real_crop(37, 41))
+    ops = [pt2e.op_name(n) for n in graph.graph.nodes if n.op == "call_function"]
+    assert "cat" not in ops
+    x = real_crop(29, 33, index=3)
+    assert (graph(x) - span(x)).abs().max() <= QUANT_PREPARE_FP32.atol
+    assert split_concat_conv(graph) == 0  # idempotent: nothing left to split
+
+
+def test_decompose_silu_is_exact(span, crops, real_crop):
+    graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims())
+    assert decompose_silu(graph) == 12
+    x = real_crop(31, 27, index=2)
+    assert (graph(x) - span(x)).abs().max() <= QUANT_PREPARE_FP32.atol
+
+
+def test_compensated_rounding_is_on_grid_and_beats_nearest(span, crops):
+    rounded, report = compensated_rounding(span, crops)
+    convs = {n: m for n, m in rounded.named_modules() if isinstance(m, torch.nn.Conv2d) and m.groups == 1}
+    originals = dict(span.named_modules())
+    for name, conv in convs.items():
+        original = originals[name].weight.detach().double().flatten(1)
+        scale = original.abs().amax(dim=1) / WEIGHT_LEVELS
+        levels = conv.weight.detach().double().flatten(1) / scale[:, None]
+        assert (levels - levels.round()).abs().max() < 1e-3, name
+        # The largest tap of each row stays at ±127, so any min/max quantiser derives the same scale.
+        assert torch.allclose(levels.abs().amax(dim=1), torch.full_like(scale, WEIGHT_LEVELS), atol=1e-3), name
+    nearest = sum(a for a, _ in report.layers.values())
+    compensated = sum(b for _, b in report.layers.values())
+    assert compensated < 0.6 * nearest
+
+
+def test_simulation_matches_the_converted_graph(span, crops, real_crop):
+    graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims())
+    quantizer = pt2e.RecipeQuantizer(_xnnpack(), recipe=Int8Recipe(), keep=())
+    prepared = pt2e.prepare_and_calibrate(graph, quantizer, crops)
+    simulation = simulate(prepared)
+    converted = pt2e.convert(prepared)
+    x = real_crop(40, 44, index=5)
+    assert (simulation.module(x) - converted(x)).abs().max() < 1e-5
+    # Every quantised conv has its weight, input and output points.
+    assert len(simulation.points["conv_cat/conv2d"]) >= 3
+
+
+def test_keep_float_leaves_the_layer_unquantised(span, crops):
+    graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims())
+    labels = pt2e.layer_labels(graph)
+    by_label = {label: node for node, label in labels.items()}
+    assert "upsampler.0/conv2d" in by_label
+    keep = pt2e.check_keep_float(labels, ["upsampler.0/conv2d"])
+    prepared = pt2e.prepare_and_calibrate(graph, pt2e.RecipeQuantizer(_xnnpack(), recipe=Int8Recipe(), keep=keep), crops[:2])
+    converted = pt2e.convert(prepared)
+    node = next(n for n in converted.graph.nodes if n.name == by_label["upsampler.0/conv2d"])
+    # Float weights and float inputs: no dequantize feeds the kept conv.
+    assert node.args[1].op == "get_attr"
+    assert all("dequantize" not in str(arg.target) for arg in node.all_input_nodes)
+    with pytest.raises(OptionError, match="no layer 'nonsense/conv2d'"):
+        pt2e.check_keep_float(labels, ["nonsense/conv2d"])
+
+
+def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
+    from edge_sr.quant.flow import build_int8
+    from edge_sr.quant.validation import validation_pairs
+
+    validation = validation_pairs(div2k_lr, scale=4, calibration_count=6, count=3)
+    common = dict(
+        quantizer_factory=_xnnpack, sample=crops[0], dynamic_shapes=_dims(), batches=crops,
+        validation=validation, scale=4,
+    )
+    budget = build_int8(span, recipe=Int8Recipe(max_psnr_drop=0.12), **common)
+    refit = next(step for step in budget.report["steps"] if step["step"] == "refit")
+    drop_nearest = refit["validation_drop_before_db"]
+    drop_refit = budget.report["validation"]["all_int8_drop_db"]
+    assert drop_refit < 0.9 * drop_nearest, (drop_nearest, drop_refit)
+    fallback = budget.report["fallback"]
+    assert fallback["met"] and fallback["drop_db"] <= 0.12
+    assert budget.keep_float == sorted(fallback["kept_float"]) and budget.keep_float
+    assert budget.report["sensitivity"][0]["gain_float_alone_db"] >= budget.report["sensitivity"][-1]["gain_float_alone_db"]
+
+
+def _int8_spec(**recipe) -> ExportSpec:
+    return ExportSpec(precision="int8", recipe=Int8Recipe(calibration=SMALL, max_psnr_drop=None, **recipe))
+
+
+@pytest.mark.parametrize("target", INT8_TARGETS)
+def test_int8_artifact_is_verified_with_its_quantisation_record(target, tmp_path, zoo_dir, data_dir):
+    descriptor = edge_sr.load("span-ch28")
+    result = convert_model(descriptor, target=target, spec=_int8_spec(), output_dir=tmp_path)
+    contract = json.loads(result.contract.read_text())
+    assert contract["precision"] == "int8"
+    quantization = contract["quantization"]
+    assert quantization["recipe"]["range_estimator"] == "mse"
+    assert quantization["calibration"]["crops"] == 6
+    assert {step["step"] for step in quantization["steps"]} >= {"fold-normalization", "split-concat-conv", "refit"}
+    inspected = contract["inspection"]
+    if target == "coreml":
+        assert not contract["verification"]["ran"]
+        assert inspected["quantize_ops"] > 20 and inspected["int8_weight_tensors"] >= 23
+    else:
+        assert contract["verification"]["ran"] and contract["verification"]["psnr_db"] >= 40.0
+    if target == "tflite":
+        assert [i["dtype"] for i in inspected["inputs"] + inspected["outputs"]] == ["int8", "int8"]
+        assert inspected["inputs"][0]["quantization"]["scale"] == pytest.approx(1 / 255)
+
+
+def test_int8_is_deterministic_and_small(tmp_path, zoo_dir, data_dir):
+    descriptor = edge_sr.load("span-ch28")
+    digests = []
+    for run in ("a", "b"):
+        result = convert_model(descriptor, target="executorch", spec=_int8_spec(), output_dir=tmp_path / run)
+        digests.append(hashlib.sha256(result.artifact.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    fp32 = convert_model(descriptor, target="executorch", spec=ExportSpec(), output_dir=tmp_path / "fp32")
+    assert result.bytes <= 0.35 * fp32.bytes, (result.bytes, fp32.bytes)
+
+
+def test_int8_accuracy_section_runs_both_artifacts(tmp_path, zoo_dir, data_dir):
+    descriptor = edge_sr.load("span-ch28")
+    result = convert_model(
+        descriptor, target="onnx", spec=ExportSpec(precision="int8", shape=ShapePolicy.dynamic(), recipe=Int8Recipe(calibration=SMALL, max_psnr_drop=None)),
+        output_dir=tmp_path, accuracy_datasets=[data_dir / "benchmarks" / "Set5"],
+    )
+    accuracy = json.loads(result.contract.read_text())["accuracy"]
+    assert not accuracy["simulated"] and accuracy["tiling"] is None
+    row = accuracy["datasets"]["Set5"]
+    assert row["images"] == 5
+    assert row["fp32"]["psnr_y"] == pytest.approx(31.712, abs=0.01)  # the published SPAN ch28 figure
+    assert 0.0 <= row["int8_drop"]["psnr_y"] < 0.6
+    assert (tmp_path / accuracy["fp32_artifact"]).is_file()
+
+
+def test_int8_unsupported_combinations_are_refused(tmp_path, zoo_dir):
+    descriptor = edge_sr.load("span-ch28")
+    with pytest.raises(OptionError, match="no INT8 path"):
+        convert_model(descriptor, target="executorch-coreml", spec=_int8_spec(), output_dir=tmp_path)
+    dynamic = ExportSpec(precision="int8", shape=ShapePolicy.dynamic(), recipe=Int8Recipe())
+    with pytest.raises(OptionError, match="fixed shapes only"):
+        convert_model(descriptor, target="tflite", spec=dynamic, output_dir=tmp_path)
+    with pytest.raises(OptionError, match="int8 only"):
+        ExportSpec(precision="fp32", recipe=Int8Recipe())
+    assert list(tmp_path.iterdir()) == []
+
+
+ZOO_MODELS = ("span-ch28", "dsclora", "efdn", "span-tiny", "dsclora-early", "spanf", "span-team46", "espan", "dscf-fused", "efdn-x2")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ("executorch", "tflite"))
+@pytest.mark.parametrize("model", ZOO_MODELS)
+def test_int8_table_with_a_005_db_budget(model, target, tmp_path, zoo_dir, data_dir):
+    """The acceptance table: default recipe, fallback budget 0.05 dB, every benchmark in the runtime."""
+    from edge_sr.converters import get_converter
+
+    shape = ShapePolicy.dynamic() if "dynamic" in get_converter(target).int8_shape_kinds else ShapePolicy()
+    spec = ExportSpec(precision="int8", shape=shape, recipe=Int8Recipe(max_psnr_drop=0.05))
+    datasets = [data_dir / "benchmarks" / name for name in ("Set5", "Set14", "BSD100", "Urban100")]
+    result = convert_model(edge_sr.load(model), target=target, spec=spec, output_dir=tmp_path, accuracy_datasets=datasets)
+    contract = json.loads(result.contract.read_text())
+    fallback = contract["quantization"].get("fallback", {"met": True, "kept_float": []})
+    assert fallback["met"], fallback
+    print(json.dumps({"model": model, "target": target, "kept_float": fallback["kept_float"], **contract["accuracy"]["datasets"]}))
