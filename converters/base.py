@@ -79,15 +79,25 @@ class Converter(ABC):
 
     int8_shape_kinds: tuple[str, ...] = ()
     """Shape policies this target's INT8 path supports (empty: no INT8 path)."""
-    int8_runs_here: bool = True
-    """False when the INT8 artifact cannot run on this machine (its accuracy is then simulated)."""
     int8_fold_quantize: bool = True
     """Whether the q/dq graph handed to ``export_int8`` stores int8 weight constants."""
 
     def int8_quantizer(self) -> Any:
         """A fresh PT2E quantiser for this target (weights per-channel symmetric int8,
-        activations per-tensor int8); the recipe's estimator and fallback are applied around it."""
-        raise NotImplementedError(f"{self.name} has no INT8 path")
+        activations per-tensor int8); the recipe's estimator and fallback are applied around it.
+
+        Default: XNNPACK's annotation (every conv, add, mul, sigmoid, ... quantised in and out),
+        whose quantize/dequantize graph ExecuTorch lowers, onnxruntime fuses into QLinear*
+        kernels and coremltools turns into MIL quantize/dequantize ops.
+        """
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
+        )
+
+        quantizer = XNNPACKQuantizer()
+        quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
+        return quantizer
 
     def int8_graph_passes(self) -> tuple[Callable[..., int], ...]:
         """Exact rewrites of the exported graph this target's quantiser needs (each returns a count)."""
@@ -95,6 +105,8 @@ class Converter(ABC):
 
     def int8_unhonoured(self, recipe: Any) -> list[str]:
         """Parts of an INT8 recipe this target cannot honour (the pipeline refuses them)."""
+        if recipe.weight_granularity != "per-channel":
+            return [f"the {self.title} INT8 path quantises weights per channel only"]
         return []
 
     def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:

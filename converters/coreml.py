@@ -49,24 +49,6 @@ class CoreMLConverter(Converter):
     shape_kinds = ("fixed", "enumerated", "dynamic")
     has_image_io = True
     int8_shape_kinds = ("fixed",)
-    int8_runs_here = sys.platform == "darwin"
-
-    def int8_quantizer(self) -> Any:
-        # The generic per-tensor affine int8 scheme (XNNPACK's annotation); coremltools converts
-        # its quantize/dequantize pairs into MIL quantize/dequantize ops and int8 weight constants.
-        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-            XNNPACKQuantizer,
-            get_symmetric_quantization_config,
-        )
-
-        quantizer = XNNPACKQuantizer()
-        quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
-        return quantizer
-
-    def int8_unhonoured(self, recipe: Any) -> list[str]:
-        if recipe.weight_granularity != "per-channel":
-            return ["the CoreML INT8 path quantises weights per channel only"]
-        return []
 
     def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         import coremltools as ct

@@ -64,21 +64,6 @@ class ExecuTorchXNNPACKConverter(_ExecuTorchBase):
     runtime_name = "executorch.runtime (XNNPACK)"
     int8_shape_kinds = ("fixed", "dynamic")
 
-    def int8_quantizer(self) -> Any:
-        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-            XNNPACKQuantizer,
-            get_symmetric_quantization_config,
-        )
-
-        quantizer = XNNPACKQuantizer()
-        quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
-        return quantizer
-
-    def int8_unhonoured(self, recipe: Any) -> list[str]:
-        if recipe.weight_granularity != "per-channel":
-            return ["the XNNPACK INT8 path quantises weights per channel only"]
-        return []
-
     def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         from executorch.exir import to_edge_transform_and_lower
 

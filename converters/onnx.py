@@ -28,23 +28,6 @@ class ONNXConverter(Converter):
     runtime_name = "onnxruntime"
     int8_shape_kinds = ("fixed", "dynamic")
 
-    def int8_quantizer(self) -> Any:
-        # The QDQ graph is the PT2E build itself; XNNPACK's annotation (every conv, add, mul,
-        # sigmoid, ... in and out) matches what onnxruntime fuses into QLinear* kernels.
-        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-            XNNPACKQuantizer,
-            get_symmetric_quantization_config,
-        )
-
-        quantizer = XNNPACKQuantizer()
-        quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
-        return quantizer
-
-    def int8_unhonoured(self, recipe: Any) -> list[str]:
-        if recipe.weight_granularity != "per-channel":
-            return ["the ONNX INT8 path quantises weights per channel only"]
-        return []
-
     def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         import onnx
 

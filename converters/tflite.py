@@ -107,11 +107,6 @@ class TFLiteConverter(Converter):
 
         return (decompose_silu,)
 
-    def int8_unhonoured(self, recipe: Any) -> list[str]:
-        if recipe.weight_granularity != "per-channel":
-            return ["the LiteRT INT8 path quantises weights per channel only"]
-        return []
-
     def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         import litert_torch
         from litert_torch.quantize.quant_config import QuantConfig
