@@ -32,7 +32,17 @@ import sys, numpy as np
 from tflite_runtime.interpreter import Interpreter
 import tflite_runtime
 runner = Interpreter(model_path=sys.argv[1], num_threads=1).get_signature_runner(sys.argv[4])
-np.save(sys.argv[3], runner(**{sys.argv[5]: np.load(sys.argv[2])})[sys.argv[6]])
+source, target = runner.get_input_details()[sys.argv[5]], runner.get_output_details()[sys.argv[6]]
+x = np.load(sys.argv[2])
+if np.dtype(source["dtype"]) != np.float32:
+    scale, zero = source["quantization"]
+    info = np.iinfo(source["dtype"])
+    x = np.clip(np.round(x / scale) + zero, info.min, info.max).astype(source["dtype"])
+y = runner(**{sys.argv[5]: x})[sys.argv[6]]
+if np.dtype(target["dtype"]) != np.float32:
+    scale, zero = target["quantization"]
+    y = (y.astype(np.float32) - zero) * scale
+np.save(sys.argv[3], y.astype(np.float32))
 print(tflite_runtime.__version__)
 """
 MAX_DELEGATE_RANK = 4
