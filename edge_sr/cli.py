@@ -200,7 +200,7 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--calib-crop", type=int, help="calibration crop size in LR pixels (default 128)")
     group.add_argument("--validation-images", type=int, help="held-out images the fallback is decided on (default 12)")
     group.add_argument("--calib-method", choices=("minmax", "percentile", "mse", "entropy"), help="activation range estimator (default mse)")
-    group.add_argument("--weight-rounding", choices=("refit", "compensated", "nearest"), help="default refit (sequential least-squares refit + compensated rounding)")
+    group.add_argument("--weight-rounding", choices=("refit", "nearest"), help="default refit (sequential least-squares refit + compensated rounding)")
     group.add_argument("--keep-float", help="layer labels to keep in float, comma-separated (see `edge-sr quantize --analyze`)")
     group.add_argument("--max-psnr-drop", help="float-fallback budget in dB on the held-out set (default 0.1), or 'off'")
 

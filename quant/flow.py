@@ -27,7 +27,6 @@ from edge_sr.quant import pt2e
 from edge_sr.quant.prepare import FOLD_FP32, check_fold, fold_input_normalization
 from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.quant.refit import refit
-from edge_sr.quant.rounding import compensated_rounding
 from edge_sr.quant.sensitivity import analyze, fallback_search, simulate
 from edge_sr.quant.validation import ValidationPair, mean_psnr_y
 
@@ -74,9 +73,6 @@ def build_int8(
             diff = check_fold(module, folded, sample)
             report["steps"].append({"step": "fold-normalization", "max_abs_diff": diff, "tolerance": FOLD_FP32.name})
             module = folded
-    if recipe.weight_rounding == "compensated":
-        module, rounding_report = compensated_rounding(module, batches)
-        report["steps"].append({"step": "compensated-rounding", "layers": rounding_report.as_dict()})
     float_graph = pt2e.export_for_quantization(module, sample, dynamic_shapes=dynamic_shapes)
     report["steps"].append({"step": "split-concat-conv", "tolerance": "quant-prepare-fp32"})
     for graph_pass in graph_passes:

@@ -16,10 +16,9 @@ from edge_sr.errors import OptionError
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
 RECIPE_VERSION = 1
 RANGE_ESTIMATORS = ("minmax", "percentile", "mse", "entropy")
-WEIGHT_ROUNDINGS = ("nearest", "compensated", "refit")
-"""``nearest``: the target's own rounding; ``compensated``: :mod:`edge_sr.quant.rounding` on the
-float network (weights only); ``refit``: :mod:`edge_sr.quant.refit` (weights, biases, and the
-activation quantisation each conv sees)."""
+WEIGHT_ROUNDINGS = ("nearest", "refit")
+"""``nearest``: the target's own rounding; ``refit``: :mod:`edge_sr.quant.refit` (weights, biases,
+and the activation quantisation each conv sees)."""
 CALIBRATION_SOURCES = ("div2k",)
 """Named sources; any other value is a folder of images."""
 

@@ -234,14 +234,3 @@ def test_int8_table_with_a_005_db_budget(model, target, tmp_path, zoo_dir, data_
     assert fallback["met"], fallback
     print(json.dumps({"model": model, "target": target, "kept_float": fallback["kept_float"], **contract["accuracy"]["datasets"]}))
 
-
-def test_compensated_weight_rounding_recipe(span, crops, div2k_lr):
-    from edge_sr.quant.flow import build_int8
-    from edge_sr.quant.validation import validation_pairs
-
-    validation = validation_pairs(div2k_lr, scale=4, calibration_count=6, count=2)
-    common = dict(quantizer_factory=_xnnpack, sample=crops[0], dynamic_shapes=_dims(), batches=crops, validation=validation, scale=4)
-    nearest = build_int8(span, recipe=Int8Recipe(weight_rounding="nearest", max_psnr_drop=None), **common)
-    compensated = build_int8(span, recipe=Int8Recipe(weight_rounding="compensated", max_psnr_drop=None), **common)
-    assert "compensated-rounding" in {step["step"] for step in compensated.report["steps"]}
-    assert compensated.report["validation"]["all_int8_drop_db"] < nearest.report["validation"]["all_int8_drop_db"]
