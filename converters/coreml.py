@@ -6,7 +6,9 @@ back (I/O names, shapes, op types, weight precision); on macOS the runner checks
 
 from __future__ import annotations
 
+import json
 import sys
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -67,10 +69,7 @@ class CoreMLConverter(Converter):
             )
         model.author = "edge-sr"
         model.short_description = "Super-resolution, W8A8; see the .contract.json beside this package"
-        model.save(str(path))
-        # An ExportedProgram conversion leaves a debug-handle map beside the package contents
-        # that the manifest does not list; it is not part of the model.
-        (path / "executorch_debug_handle_mapping.json").unlink(missing_ok=True)
+        _save_reproducibly(model, path)
         return ExportFacts(details={"minimum_deployment_target": "iOS17", "compute_precision": "int8 weights and activations, fp16 elsewhere"})
 
     def unsupported(self, spec: ExportSpec) -> str | None:
@@ -120,7 +119,7 @@ class CoreMLConverter(Converter):
             )
         model.author = "edge-sr"
         model.short_description = "Super-resolution; see the .contract.json beside this package"
-        model.save(str(path))
+        _save_reproducibly(model, path)
         return ExportFacts(details={"minimum_deployment_target": "iOS16", "compute_precision": spec.precision})
 
     def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
@@ -200,3 +199,33 @@ class CoreMLConverter(Converter):
 
 
 CONVERTER = CoreMLConverter()
+
+
+PACKAGE_NAMESPACE = uuid.UUID("0d7c61f4-5a0e-4a59-9a43-2a4f6f3c8e11")
+"""Namespace of the package items' UUIDs: derived from each item's path, so stable."""
+
+
+def _save_reproducibly(model, path: Path) -> None:
+    """``model.save`` made byte-reproducible: the same model gives the same package bytes.
+
+    coremltools serialises the spec with protobuf's default (map order varies per process) and
+    gives manifest items random UUIDs; an ExportedProgram conversion also leaves a debug-handle
+    map the manifest does not list.  The weights file is already deterministic.
+    """
+    from coremltools.proto import Model_pb2
+
+    model.save(str(path))
+    (path / "executorch_debug_handle_mapping.json").unlink(missing_ok=True)
+    spec_path = path / "Data" / "com.apple.CoreML" / "model.mlmodel"
+    spec = Model_pb2.Model()
+    spec.ParseFromString(spec_path.read_bytes())
+    spec_path.write_bytes(spec.SerializeToString(deterministic=True))
+    manifest_path = path / "Manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    renamed = {
+        old: str(uuid.uuid5(PACKAGE_NAMESPACE, item["path"])).upper()
+        for old, item in manifest["itemInfoEntries"].items()
+    }
+    manifest["itemInfoEntries"] = {renamed[old]: item for old, item in manifest["itemInfoEntries"].items()}
+    manifest["rootModelIdentifier"] = renamed[manifest["rootModelIdentifier"]]
+    manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")

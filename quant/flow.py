@@ -3,7 +3,8 @@
 deploy module → fold SPAN's normalisation (exact, checked) → export + exact rewrites (checked)
 → the target's quantiser, wrapped so the recipe's range estimator and ``keep_float`` apply →
 calibrate on DIV2K crops → (``weight_rounding="refit"``) sequential refit of weights and biases
-against the fake-quantised inputs, then re-calibrate → (``max_psnr_drop``) sensitivity ranking
+against the fake-quantised inputs, then re-calibrate → (``reconstruction_steps``) train weights
+through the fake-quantised network towards the float output → (``max_psnr_drop``) sensitivity ranking
 and float fallback on a held-out validation set → convert to a quantize/dequantize graph.
 
 The returned :class:`Int8Build` carries the converted graph (the PyTorch reference the artifact
@@ -26,6 +27,7 @@ from torch import fx, nn
 from edge_sr.quant import pt2e
 from edge_sr.quant.prepare import FOLD_FP32, check_fold, fold_input_normalization
 from edge_sr.quant.recipe import Int8Recipe
+from edge_sr.quant.reconstruct import reconstruct
 from edge_sr.quant.refit import refit
 from edge_sr.quant.sensitivity import analyze, fallback_search, simulate
 from edge_sr.quant.validation import ValidationPair, mean_psnr_y
@@ -96,6 +98,14 @@ def build_int8(
             "step": "refit", "layers": refit_report.as_dict(),
             "validation_drop_before_db": round(float_psnr - before, 4),
         })
+    if recipe.reconstruction_steps:
+        say(f"reconstructing the output ({recipe.reconstruction_steps} steps)")
+        reconstruction = reconstruct(
+            prepared, teacher=unrefitted, float_graph=float_graph, batches=batches,
+            steps=recipe.reconstruction_steps, learning_rate=recipe.reconstruction_learning_rate,
+            seed=recipe.calibration.seed,
+        )
+        report["steps"].append({"step": "reconstruct", **reconstruction.as_dict()})
     simulation = simulate(prepared)
     quantised_psnr = mean_psnr_y(simulation.module, validation, scale=scale)
     report["validation"] = {

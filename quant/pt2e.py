@@ -82,9 +82,12 @@ def export_for_quantization(
 
     ``sample``: NCHW float32 RGB in [0, 1] (any legal size).  ``check`` defaults to ``sample``.
     """
+    # The exported module shares parameter storage with its source; refit and reconstruction
+    # write into the graph, which must never reach the caller's module.
+    source = copy.deepcopy(module)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        graph_module = torch.export.export(module, (sample,), dynamic_shapes=dynamic_shapes).module()
+        graph_module = torch.export.export(source, (sample,), dynamic_shapes=dynamic_shapes).module()
     split_concat_conv(graph_module)
     verify_equivalent(
         module, graph_module, sample if check is None else check, tolerance=QUANT_PREPARE_FP32,
@@ -111,6 +114,52 @@ def _is_weight(node: fx.Node) -> bool:
     return node.op == "get_attr"
 
 
+def _on_image_grid(spec):
+    """A spec fixed to the 8-bit image grid ([0, 1] in 255 steps) in ``spec``'s integer type."""
+    from torchao.quantization.pt2e.quantizer import FixedQParamsQuantizationSpec, QuantizationSpec
+
+    if not isinstance(spec, QuantizationSpec) or spec.is_dynamic:
+        return spec
+    info = torch.iinfo(spec.dtype)
+    low = info.min if spec.quant_min is None else spec.quant_min
+    high = info.max if spec.quant_max is None else spec.quant_max
+    if high - low != 255:
+        return spec
+    return FixedQParamsQuantizationSpec(
+        dtype=spec.dtype, scale=1.0 / 255.0, zero_point=low, quant_min=low, quant_max=high,
+        qscheme=torch.per_tensor_affine,
+    )
+
+
+def _pin_image_grid(model: fx.GraphModule) -> None:
+    """Quantise the graph's image input and image output on the 8-bit image grid.
+
+    Input: every consumer's spec for a placeholder.  Output: the last annotated producer of the
+    output, found by walking back through unannotated single-input ops (pixel shuffle, views).
+    """
+    for node in model.graph.nodes:
+        annotation = node.meta.get(ANNOTATION_KEY)
+        if annotation is None:
+            continue
+        for source in list(annotation.input_qspec_map):
+            if source.op == "placeholder":
+                annotation.input_qspec_map[source] = _on_image_grid(annotation.input_qspec_map[source])
+    output = next(node for node in model.graph.nodes if node.op == "output")
+    producer = output.args[0][0] if isinstance(output.args[0], (tuple, list)) else output.args[0]
+    while isinstance(producer, fx.Node):
+        annotation = producer.meta.get(ANNOTATION_KEY)
+        if annotation is not None and annotation.output_qspec is not None and not _is_shared(annotation.output_qspec):
+            annotation.output_qspec = _on_image_grid(annotation.output_qspec)
+            return
+        producer = producer.args[0] if producer.args and isinstance(producer.args[0], fx.Node) else None
+
+
+def _is_shared(spec) -> bool:
+    from torchao.quantization.pt2e.quantizer import SharedQuantizationSpec
+
+    return isinstance(spec, SharedQuantizationSpec)
+
+
 def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
     """Wraps a target's PT2E quantiser so the recipe applies whatever the target's defaults are.
 
@@ -118,7 +167,8 @@ def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
     producers stop quantising their outputs, so a kept layer computes in float on float inputs
     (what it outputs is quantised by its consumers as usual); per-tensor activation specs get the recipe's range
     estimator (weights keep the target's per-channel min/max, which reproduces on-grid weights
-    exactly).  Built as a subclass of torchao's ``Quantizer`` on call, so importing this module
+    exactly); with ``recipe.image_grid_io`` the image input and output use the fixed 8-bit
+    image grid.  Built as a subclass of torchao's ``Quantizer`` on call, so importing this module
     does not import torchao.
     """
     from torchao.quantization.pt2e.quantizer import Quantizer
@@ -151,6 +201,8 @@ def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
                     if not _is_weight(source):
                         annotation.input_qspec_map[source] = _with_estimator(annotation.input_qspec_map[source], recipe)
                 annotation.output_qspec = _with_estimator(annotation.output_qspec, recipe)
+            if recipe.image_grid_io:
+                _pin_image_grid(model)
             return model
 
         def validate(self, model) -> None:

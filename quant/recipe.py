@@ -48,6 +48,10 @@ class Int8Recipe:
     ``keep_float`` names layers (module paths such as ``"upsampler.0"``) left in higher
     precision; ``fold_normalization`` folds SPAN's ``(x - mean) * 255`` into the first conv
     first (exact, border included) so the first activation range is not dominated by ±143.
+    ``image_grid_io`` quantises the network's input and output on the 8-bit image grid (scale
+    1/255, zero point −128, i.e. [0, 1]) instead of calibrated ranges: lossless for 8-bit input
+    images, and the output grid is exactly the clamp-×255-round every consumer applies, so the
+    output quantisation costs nothing (a calibrated output range re-rounds on a different grid).
     """
 
     weight_bits: int = 8
@@ -61,7 +65,11 @@ class Int8Recipe:
     calibration: Calibration = field(default_factory=Calibration)
     keep_float: tuple[str, ...] = ()
     fold_normalization: bool = True
+    image_grid_io: bool = True
     weight_rounding: str = "refit"
+    reconstruction_steps: int = 0
+    """Steps of output reconstruction (:mod:`edge_sr.quant.reconstruct`) after the refit; 0 skips it."""
+    reconstruction_learning_rate: float = 3e-4
     max_psnr_drop: float | None = 0.1
     """Float fallback budget (dB, held-out validation set); None quantises every layer."""
     version: int = RECIPE_VERSION
@@ -81,6 +89,10 @@ class Int8Recipe:
             raise OptionError(f"recipe: percentile {self.percentile}: expected a value in (50, 100]")
         if self.weight_rounding not in WEIGHT_ROUNDINGS:
             raise OptionError(f"recipe: weight_rounding {self.weight_rounding!r}: expected one of {', '.join(WEIGHT_ROUNDINGS)}")
+        if not 0 <= self.reconstruction_steps <= 100_000:
+            raise OptionError(f"recipe: reconstruction_steps {self.reconstruction_steps}: expected 0..100000")
+        if not 0.0 < self.reconstruction_learning_rate <= 0.1:
+            raise OptionError(f"recipe: reconstruction_learning_rate {self.reconstruction_learning_rate}: expected a value in (0, 0.1]")
         if self.max_psnr_drop is not None and not 0.0 <= self.max_psnr_drop <= 10.0:
             raise OptionError(f"recipe: max_psnr_drop {self.max_psnr_drop}: expected a value in [0, 10] dB or None")
         if not isinstance(self.keep_float, tuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -249,3 +250,23 @@ def test_quantize_analyze_ranks_layers(capsys, tmp_path, zoo_dir, data_dir):
     gains = [row["gain_float_alone_db"] for row in analysis["sensitivity"]]
     assert gains == sorted(gains, reverse=True) and len(gains) > 40
     assert analysis["sensitivity"][0]["layer"] in out
+
+
+def test_coreml_packages_are_byte_identical_across_processes(tmp_path, zoo_dir):
+    # Protobuf map order and manifest UUIDs vary between processes, not within one: two
+    # separate `edge-sr convert` runs, with different hash seeds, must give the same bytes.
+    script = Path(sys.executable).with_name("edge-sr")
+    digests = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        environment = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run(
+            [str(script), "convert", "span-tiny", "--target", "coreml", "--precision", "fp16", "--input-size", "32x32", "-o", str(out)],
+            capture_output=True, text=True, env=environment,
+        )
+        assert result.returncode == 0, result.stderr
+        package = out / "span-tiny.fp16.mlpackage"
+        files = sorted(p for p in package.rglob("*") if p.is_file())
+        assert {p.name for p in files} >= {"Manifest.json", "model.mlmodel", "weight.bin"}
+        digests.append({str(p.relative_to(package)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files})
+    assert digests[0] == digests[1]
