@@ -166,15 +166,9 @@ def _restore_weights(graph: fx.GraphModule, original: fx.GraphModule, nodes: set
             continue
         for argument in node.all_input_nodes:
             if argument.op == "get_attr":
-                source = _attribute(original, argument.target)
-                _attribute(restored, argument.target).data.copy_(source.data)
+                source = pt2e.graph_tensor(original, argument.target)
+                pt2e.graph_tensor(restored, argument.target).data.copy_(source.data)
     return restored
-
-
-def _attribute(module: nn.Module, target: str) -> torch.Tensor:
-    owner_path, _, name = target.rpartition(".")
-    owner = module.get_submodule(owner_path) if owner_path else module
-    return getattr(owner, name)
 
 
 def calibration_inputs(recipe: Int8Recipe, *, scale: int) -> tuple[list[torch.Tensor], list[ValidationPair], dict[str, Any]]:

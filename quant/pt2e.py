@@ -110,6 +110,17 @@ def _with_estimator(spec, recipe: Int8Recipe):
     return dataclasses.replace(spec, observer_or_fake_quant_ctr=observer)
 
 
+def attribute_owner(module: nn.Module, target: str) -> tuple[nn.Module, str]:
+    """``(submodule, name)`` holding a ``get_attr`` target such as ``block_1.conv.weight``."""
+    owner_path, _, name = target.rpartition(".")
+    return (module.get_submodule(owner_path) if owner_path else module), name
+
+
+def graph_tensor(module: nn.Module, target: str) -> torch.Tensor:
+    """The tensor a ``get_attr`` node of ``module`` reads."""
+    return getattr(*attribute_owner(module, target))
+
+
 def _is_weight(node: fx.Node) -> bool:
     return node.op == "get_attr"
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from edge_sr.quant.pt2e import op_name
+from edge_sr.quant.pt2e import attribute_owner, graph_tensor, op_name
 from edge_sr.quant.sensitivity import OBSERVER_PREFIX, SwitchableFakeQuant, simulate
 
 CROP = 64
@@ -71,13 +71,8 @@ class _PinnedWeight:
         self.parameter.data.copy_(torch.maximum(torch.minimum(self.parameter.data, self.limit), -self.limit))
 
 
-def _owner(module: nn.Module, target: str) -> tuple[nn.Module, str]:
-    owner_path, _, name = target.rpartition(".")
-    return (module.get_submodule(owner_path) if owner_path else module), name
-
-
 def _as_parameter(module: nn.Module, target: str) -> nn.Parameter:
-    owner, name = _owner(module, target)
+    owner, name = attribute_owner(module, target)
     value = getattr(owner, name)
     if isinstance(value, nn.Parameter):
         return value
@@ -122,7 +117,8 @@ def reconstruct(
     the same tensors into ``float_graph`` (the graph it was prepared from, same node names)."""
     started = time.perf_counter()
     simulation = simulate(prepared).module
-    weights: dict[str, tuple[str, str]] = {}  # sim attribute → (prepared attribute, float attribute)
+    # simulate() deep-copies ``prepared``, so attribute names are shared; float names by node.
+    weights: dict[str, str] = {}  # prepared/simulation attribute → float-graph attribute
     float_nodes = {node.name: node for node in float_graph.graph.nodes}
     pinned: list[_PinnedWeight] = []
     trainable: list[nn.Parameter] = []
@@ -147,7 +143,7 @@ def reconstruct(
                 if pin is None:
                     continue
                 pinned.append(pin)
-            weights[argument.target] = (argument.target, float_argument.target)
+            weights[argument.target] = float_argument.target
             trainable.append(parameter)
     crops = torch.cat(list(batches))
     fixed = crops[:, :, :CROP, :CROP]
@@ -188,10 +184,10 @@ def reconstruct(
     after = _output_psnr(simulation, teacher, fixed)
 
     if after > before:
-        for sim_target, (prepared_target, float_target) in weights.items():
-            value = getattr(*_owner(simulation, sim_target)).detach()
-            getattr(*_owner(prepared, prepared_target)).data.copy_(value)
-            getattr(*_owner(float_graph, float_target)).data.copy_(value)
+        for target, float_target in weights.items():
+            value = graph_tensor(simulation, target).detach()
+            graph_tensor(prepared, target).data.copy_(value)
+            graph_tensor(float_graph, float_target).data.copy_(value)
     return ReconstructionReport(
         steps=steps, learning_rate=learning_rate, trained_tensors=len(trainable),
         output_psnr_before_db=before, output_psnr_after_db=max(before, after),

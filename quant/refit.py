@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx
 
+from edge_sr.quant.pt2e import graph_tensor
 from edge_sr.quant.rounding import round_rows
 from edge_sr.quant.sensitivity import OBSERVER_PREFIX, Simulation
 
@@ -102,12 +103,6 @@ def _capture(module: fx.GraphModule, taps: dict[str, _Tap], names: list[str], ba
     return {name: torch.cat(parts, dim=1) for name, parts in found.items()}
 
 
-def _tensor(module: fx.GraphModule, target: str) -> torch.Tensor:
-    owner_path, _, name = target.rpartition(".")
-    owner = module.get_submodule(owner_path) if owner_path else module
-    return getattr(owner, name)
-
-
 @dataclass(frozen=True)
 class RefitReport:
     """Per conv node: relative output error before and after the refit, on calibration data."""
@@ -134,7 +129,7 @@ def refit(float_graph: fx.GraphModule, simulation: Simulation, batches: Sequence
     names = [c[0].name for c in convs]
 
     def columns_for(node, weight_q, stride, padding, dilation):
-        kernel = tuple(_tensor(sim, weight_q.args[0].target).shape[2:])
+        kernel = tuple(graph_tensor(sim, weight_q.args[0].target).shape[2:])
         return lambda x: _columns(x, kernel, stride=stride, padding=padding, dilation=dilation)
 
     columns = {c[0].name: columns_for(c[0], c[1], *c[3:]) for c in convs}
@@ -147,15 +142,15 @@ def refit(float_graph: fx.GraphModule, simulation: Simulation, batches: Sequence
     for node, weight_q, bias_node, stride, padding, dilation in convs:
         quantiser = getattr(sim, weight_q.target)
         weight_target = weight_q.args[0].target
-        sim_weight = _tensor(sim, weight_target)
+        sim_weight = graph_tensor(sim, weight_target)
         float_node = float_nodes[node.name]
-        float_weight = _tensor(float_graph, _conv_args(float_node)[1].target)
+        float_weight = graph_tensor(float_graph, _conv_args(float_node)[1].target)
         x_float = x_float_all[node.name]
         x_quant = _capture(sim, sim_taps, [node.name], batches, columns)[node.name]
         weight = float_weight.detach().double().reshape(float_weight.shape[0], -1)
         float_bias_node = _conv_args(float_node)[2]
         bias = (
-            _tensor(float_graph, float_bias_node.target).detach().double()
+            graph_tensor(float_graph, float_bias_node.target).detach().double()
             if float_bias_node is not None else torch.zeros(weight.shape[0], dtype=torch.float64)
         )
         target = weight @ x_float + bias[:, None]
@@ -181,7 +176,7 @@ def refit(float_graph: fx.GraphModule, simulation: Simulation, batches: Sequence
         sim_weight.data.copy_(new_weight)
         quantiser.scale.copy_(scale.float())
         if float_bias_node is not None:
-            _tensor(float_graph, float_bias_node.target).data.copy_(new_bias.float())
+            graph_tensor(float_graph, float_bias_node.target).data.copy_(new_bias.float())
             if bias_node is not None:
-                _tensor(sim, bias_node.target).data.copy_(new_bias.float())
+                graph_tensor(sim, bias_node.target).data.copy_(new_bias.float())
     return RefitReport(layers=layers)
