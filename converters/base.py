@@ -139,6 +139,10 @@ class Converter(ABC):
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         """Write the artifact to ``path`` (a file, or a directory for packages)."""
 
+    def runs_here(self) -> bool:
+        """Whether this target's runtime can run on this machine (else artifacts are spec-verified)."""
+        return True
+
     @abstractmethod
     def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
         """A callable running ``path`` in this target's runtime, or None if it cannot run here."""

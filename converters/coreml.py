@@ -122,8 +122,11 @@ class CoreMLConverter(Converter):
         _save_reproducibly(model, path)
         return ExportFacts(details={"minimum_deployment_target": "iOS16", "compute_precision": spec.precision})
 
+    def runs_here(self) -> bool:
+        return sys.platform == "darwin"
+
     def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
-        if sys.platform != "darwin":
+        if not self.runs_here():
             return None
         import coremltools as ct
         import numpy as np

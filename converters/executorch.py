@@ -123,8 +123,11 @@ class ExecuTorchCoreMLConverter(_ExecuTorchBase):
         )
         return [CoreMLPartitioner(compile_specs=specs)]
 
+    def runs_here(self) -> bool:
+        return False  # the CoreML delegate runs only on Apple platforms
+
     def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
-        return None  # the CoreML delegate runs only on Apple platforms
+        return None
 
 
 XNNPACK = ExecuTorchXNNPACKConverter()

@@ -194,7 +194,35 @@ def _run_and_compare(
     return candidate, diff, quality
 
 
-def _build_int8(deploy: ModelDescriptor, converter: Converter, spec: ExportSpec, sample: torch.Tensor, *, progress=None):
+def _build_key(deploy: ModelDescriptor, converter: Converter, spec: ExportSpec) -> str:
+    """What makes two INT8 builds the same: weights, recipe, quantiser, graph passes, folding."""
+    import json
+
+    quantizer = type(converter.int8_quantizer())
+    return json.dumps({
+        "weights": deploy.sha256, "arch": deploy.arch, "recipe": spec.recipe.to_dict(),
+        "quantizer": f"{quantizer.__module__}.{quantizer.__qualname__}",
+        "passes": [p.__name__ for p in converter.int8_graph_passes()], "fold_quantize": converter.int8_fold_quantize,
+    }, sort_keys=True)
+
+
+def _build_int8(deploy: ModelDescriptor, converter: Converter, spec: ExportSpec, sample: torch.Tensor, *, progress=None, builds: dict | None = None):
+    """The INT8 build for ``spec.recipe``; reused from ``builds`` (keyed by :func:`_build_key`)
+    when another target with the same quantiser already made it (e.g. ExecuTorch, ONNX and
+    CoreML all use XNNPACK's annotation)."""
+    if builds is not None:
+        key = _build_key(deploy, converter, spec)
+        if key in builds:
+            if progress:
+                progress("reusing the INT8 build of an earlier target (same quantiser and recipe)")
+            return builds[key]
+    build = _make_int8_build(deploy, converter, spec, sample, progress=progress)
+    if builds is not None:
+        builds[key] = build
+    return build
+
+
+def _make_int8_build(deploy: ModelDescriptor, converter: Converter, spec: ExportSpec, sample: torch.Tensor, *, progress=None):
     from edge_sr.quant.flow import build_int8, calibration_inputs
 
     recipe = spec.recipe
@@ -282,13 +310,15 @@ def convert_model(
     stem: str | None = None,
     progress: Callable[[str], None] | None = None,
     accuracy_datasets: list[Path] | None = None,
+    int8_builds: dict | None = None,
 ) -> ConversionResult:
     """Convert ``descriptor`` for ``target`` into ``output_dir``; verified, with its contract.
 
     ``spec.precision == "int8"`` quantises with ``spec.recipe`` first (see ``edge_sr.quant.flow``);
     the artifact is then verified against the PyTorch quantize/dequantize graph, and with
     ``accuracy_datasets`` the fp32 artifact is converted beside it and both are evaluated in the
-    target's runtime (``contract["accuracy"]``).
+    target's runtime (``contract["accuracy"]``).  ``int8_builds`` (a dict the caller keeps)
+    shares INT8 builds between targets whose quantiser and recipe agree.
     """
     converter = get_converter(target)
     missing = converter.missing_packages()
@@ -313,7 +343,7 @@ def convert_model(
     sample, _ = verification_crop(export_height, export_width)
     build = None
     if spec.precision == "int8":
-        build = _build_int8(deploy, converter, spec, sample, progress=progress)
+        build = _build_int8(deploy, converter, spec, sample, progress=progress, builds=int8_builds)
         # The artifact is held to the quantised graph it comes from, not to the float network.
         module, prepared, notes = build.converted, None, []
     else:
@@ -485,6 +515,7 @@ def _contract(*, deploy, converter, spec, artifact, inspected, facts, notes, ver
             **({"image": {"type": "RGB8", "scale": 255}} if spec.image_io else {}),
         },
         "scale": deploy.scale,
+        "complexity": _complexity(deploy),
         "shape_policy": spec.shape.as_dict(),
         "precision": spec.precision,
         "versions": {"edge_sr": edge_sr.__version__, "torch": torch.__version__, **converter.versions()},
@@ -492,6 +523,19 @@ def _contract(*, deploy, converter, spec, artifact, inspected, facts, notes, ver
         "inspection": inspected,
         "golden": golden,
         "verification": verification,
+    }
+
+
+def _complexity(deploy: ModelDescriptor) -> dict[str, Any]:
+    from edge_sr.complexity import FLOP_INPUT_SIZE, measure
+
+    counted = measure(deploy.module)
+    return {
+        "parameters": counted.parameters,
+        "macs_at": [FLOP_INPUT_SIZE, FLOP_INPUT_SIZE],
+        "macs": counted.macs,
+        "macs_per_lr_pixel": round(counted.macs / FLOP_INPUT_SIZE**2, 2),
+        "counting": "convolution multiply-accumulates (+4 per bilinear output element), as the NTIRE challenge counts them",
     }
 
 

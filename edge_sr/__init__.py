@@ -19,6 +19,7 @@ from edge_sr.errors import (
     ZooError,
 )
 from edge_sr.loading import load
+from edge_sr.upscale import upscale
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,9 @@ from edge_sr.converters.pipeline import ConversionError, ConversionResult, Conve
 from edge_sr.converters.pipeline import convert_model as convert  # noqa: E402
 from edge_sr.converters.spec import ExportSpec, ShapePolicy  # noqa: E402
 from edge_sr.quant.recipe import Calibration, Int8Recipe  # noqa: E402
+from edge_sr.bench import TimingPolicy  # noqa: E402
+from edge_sr.report.build import ReportRequest, build_report  # noqa: E402
+from edge_sr.report.render import write_report  # noqa: E402
 
 __all__ = [
     "Calibration",
@@ -46,6 +50,8 @@ __all__ = [
     "Int8Recipe",
     "ModelDescriptor",
     "OptionError",
+    "ReportRequest",
+    "TimingPolicy",
     "UnknownArchitectureError",
     "VerificationError",
     "ZooError",
@@ -53,5 +59,8 @@ __all__ = [
     "collapse",
     "convert",
     "load",
+    "build_report",
     "save_deploy_checkpoint",
+    "upscale",
+    "write_report",
 ]

@@ -11,6 +11,7 @@ from typing import Sequence
 from edge_sr import zoo
 from edge_sr._files import atomic_output
 from edge_sr.errors import EdgeSRError
+from edge_sr.quiet import quiet_libraries
 
 EXIT_ERROR = 2
 EXIT_INTERNAL = 3
@@ -109,8 +110,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from edge_sr.upscale import upscale_file
 
     descriptor = _load(args)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
     width, height = upscale_file(
-        descriptor, args.input, args.output, notify=lambda note: print(f"edge-sr: note: {note}", file=sys.stderr)
+        descriptor, args.input, args.output, tile=args.tile, overlap=args.overlap, progress=progress,
+        notify=lambda note: print(f"edge-sr: note: {note}", file=sys.stderr),
     )
     print(f"wrote {args.output} ({width}x{height})")
     return 0
@@ -139,7 +142,7 @@ def _recipe(args: argparse.Namespace):
     from pathlib import Path
 
     from edge_sr.errors import OptionError
-    from edge_sr.quant.recipe import Calibration, Int8Recipe
+    from edge_sr.quant.recipe import Int8Recipe
 
     if args.recipe:
         path = Path(args.recipe)
@@ -310,10 +313,85 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _threads(text: str) -> list[int]:
+    from edge_sr.errors import OptionError
+
+    try:
+        counts = [int(part) for part in _csv(text)]
+    except ValueError:
+        raise OptionError(f"--threads {text!r}: expected counts like 1,2") from None
+    if not counts or min(counts) < 1:
+        raise OptionError(f"--threads {text!r}: expected positive counts like 1,2")
+    return counts
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge_sr.benchrun import BenchRequest, run_bench
+    from edge_sr.bench import TimingPolicy, parse_aspect
+    from edge_sr.converters.spec import parse_size
+
+    request = BenchRequest(
+        items=args.items,
+        runtimes=_csv(args.runtime),
+        precisions=_csv(args.precision),
+        threads=_threads(args.threads) if args.threads else [os.cpu_count() or 1],
+        sizes=[parse_size(text) for text in _csv(args.sizes)],
+        budget_ms=args.budget_ms,
+        policy=TimingPolicy(warmup=args.warmup, min_runs=args.min_runs, max_seconds=args.max_seconds),
+        solve_budget=args.solve_budget,
+        aspect=parse_aspect(args.aspect),
+        work_dir=args.work,
+        edbb_variant=args.edbb_variant, lora_weights=args.lora_weights, lora_scaling=args.lora_scaling,
+    )
+    result = run_bench(request, say=lambda line: print(line, flush=True))
+    if args.json:
+        _write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from edge_sr.bench import TimingPolicy, parse_aspect
+    from edge_sr.converters.spec import parse_size
+    from edge_sr.report.build import ReportRequest, build_report
+    from edge_sr.report.render import write_report
+
+    request = ReportRequest(
+        models=tuple(args.models),
+        targets=tuple(_csv(args.targets)),
+        precisions=tuple(_csv(args.precisions)),
+        sizes=tuple(parse_size(text) for text in _csv(args.sizes)),
+        threads=tuple(_threads(args.threads) if args.threads else [os.cpu_count() or 1]),
+        budget_ms=args.budget_ms,
+        aspect=parse_aspect(args.aspect),
+        datasets=tuple(_csv(args.datasets)),
+        gallery=tuple(_csv(args.gallery)),
+        sensitivity_images=args.sensitivity_images,
+        calibration_images=args.calib_images,
+        policy=TimingPolicy(max_seconds=args.max_seconds),
+        device_results=tuple(args.device_results or ()),
+        workers=args.workers if args.workers else min(2, os.cpu_count() or 1),
+    )
+    output = Path(args.output)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    report = build_report(request, output, progress=progress)
+    paths = write_report(report, output)
+    failed = [e for e in report["entries"] if e["status"] == "error"]
+    print(f"wrote {paths['html']}, {paths['json'].name}, {paths['md'].name}: {len(report['entries'])} rows"
+          + (f", {len(failed)} failed (see the table)" if failed else ""))
+    return 0
+
+
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from edge_sr.pipeline import run_pipeline
 
-    run_pipeline(args.model, args.output)
+    run_pipeline(args.model, args.output, progress=sys.stderr.isatty())
     return 0
 
 
@@ -347,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(upscale)
     upscale.add_argument("input")
     upscale.add_argument("output")
+    upscale.add_argument("--tile", type=int, help="process in TILE x TILE LR tiles (bounded memory for large images)")
+    upscale.add_argument("--overlap", type=int, help="tile context in LR px (default: the network's receptive radius)")
+    upscale.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)")
     upscale.set_defaults(run=cmd_upscale)
 
     convert = commands.add_parser("convert", help="export verified CoreML / TFLite / ExecuTorch / ONNX artifacts")
@@ -374,6 +455,45 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recipe_options(quantize)
     quantize.set_defaults(run=cmd_quantize)
 
+    bench = commands.add_parser("bench", help="latency in each runtime, against an edge budget")
+    bench.add_argument("items", nargs="+", help="artifacts (contract beside them) or models (zoo names, checkpoints)")
+    bench.add_argument("--runtime", default="pytorch,onnxruntime,executorch,litert",
+                       help="for models: pytorch (train form + collapsed), onnxruntime, executorch, litert")
+    bench.add_argument("--precision", default="fp32", help="for models: fp32, fp16, int8 (comma-separated)")
+    bench.add_argument("--threads", help="thread counts, e.g. 1,2 (default: the CPUs available)")
+    bench.add_argument("--sizes", default="128x128,256x256,270x480,339x510", help="LR input sizes HxW,...")
+    bench.add_argument("--budget-ms", type=float, default=100.0, help="latency budget per image (default 100)")
+    bench.add_argument("--solve-budget", action="store_true", help="also find the largest input meeting the budget")
+    bench.add_argument("--aspect", default="16:9", help="aspect ratio W:H for --solve-budget")
+    bench.add_argument("--warmup", type=int, default=2)
+    bench.add_argument("--min-runs", type=int, default=5)
+    bench.add_argument("--max-seconds", type=float, default=15.0, help="timed seconds per row at most")
+    bench.add_argument("--work", default="out/bench", help="where models are converted for the runtimes")
+    bench.add_argument("--json", help="write every figure with the machine and conditions to this file")
+    bench.add_argument("--edbb-variant", help="EFDN train-form files: 'plain' or 'gv'")
+    bench.add_argument("--lora-weights", choices=("unmerged", "merged"), help="files with LoRA factors: whether weights already include the update")
+    bench.add_argument("--lora-scaling", type=float, help="LoRA alpha/rank (default 2.0)")
+    bench.set_defaults(run=cmd_bench)
+
+    report = commands.add_parser("report", help="convert, verify, evaluate and time models into report.html/.json/.md")
+    report.add_argument("models", nargs="+", help="zoo names or checkpoints")
+    report.add_argument("--targets", default="executorch,tflite,onnx,coreml")
+    report.add_argument("--precisions", default="fp32,int8")
+    report.add_argument("--sizes", default="256x256,339x510", help="LR input sizes HxW,...")
+    report.add_argument("--threads", help="thread counts (default: the CPUs available)")
+    report.add_argument("--budget-ms", type=float, default=100.0)
+    report.add_argument("--aspect", default="16:9", help="aspect W:H for the budget solver")
+    report.add_argument("--datasets", default="Set5,Set14", help="accuracy benchmarks (names or folders)")
+    report.add_argument("--gallery", default="Set14,Urban100", help="benchmarks whose first image is shown in crops")
+    report.add_argument("--sensitivity-images", type=int, default=3, help="validation images for the per-layer analysis (0: skip)")
+    report.add_argument("--calib-images", type=int, help="INT8 calibration crops (default: the recipe's)")
+    report.add_argument("--max-seconds", type=float, default=8.0, help="timed seconds per latency row at most")
+    report.add_argument("--device-results", action="append", help="bench JSON measured on a device (repeatable)")
+    report.add_argument("--workers", type=int, help="processes converting in parallel (default: 2 where there are 2 CPUs); timing runs alone afterwards")
+    report.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    report.add_argument("-o", "--output", required=True, help="folder for report.html/.json/.md and artifacts")
+    report.set_defaults(run=cmd_report)
+
     pipeline = commands.add_parser("pipeline", help="the main job end to end on one model")
     pipeline.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)
     pipeline.add_argument("-o", "--output", default="out/pipeline")
@@ -381,22 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_libraries() -> None:
-    """SDK chatter (missing optional CUDA kernels, deprecations) would bury the CLI's own lines."""
-    import logging
-    import warnings
-
-    if os.environ.get("EDGE_SR_DEBUG"):
-        return
-    for name in ("torchao", "torch", "executorch", "coremltools", "onnxscript"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries()
+    quiet_libraries()
     try:
         return args.run(args)
     except EdgeSRError as error:

@@ -128,7 +128,6 @@ def write_image(path: str | os.PathLike, rgb: torch.Tensor, *, like: LoadedImage
     """
     fmt = output_format(path)
     array = rgb[0].detach().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy().astype(np.float64)
-    height, width = array.shape[:2]
     if like.grayscale:
         grey = array @ np.array([0.299, 0.587, 0.114])
         if like.bits == 16:
@@ -139,11 +138,33 @@ def write_image(path: str | os.PathLike, rgb: torch.Tensor, *, like: LoadedImage
             out = Image.fromarray(np.floor(grey * 255.0 + 0.5).astype(np.uint8))
     else:
         out = Image.fromarray(np.floor(array * 255.0 + 0.5).astype(np.uint8))
+    _save(path, out, fmt, like=like)
+
+
+def write_pixels(path: str | os.PathLike, pixels: np.ndarray, *, like: LoadedImage) -> None:
+    """Write HxWx3 uint8 RGB in the kind of image ``like`` was (8-bit: pixels carry no more).
+
+    For outputs assembled tile by tile, where a float copy of the whole image would not fit.
+    """
+    fmt = output_format(path)
+    if like.grayscale:
+        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        grey = np.empty(pixels.shape[:2], dtype=np.uint8)
+        for row in range(0, pixels.shape[0], 1024):  # bounded float scratch for huge images
+            band = pixels[row : row + 1024].astype(np.float32) @ weights
+            grey[row : row + 1024] = np.floor(band + 0.5).clip(0, 255).astype(np.uint8)
+        out = Image.fromarray(grey)
+    else:
+        out = Image.fromarray(pixels)
+    _save(path, out, fmt, like=like)
+
+
+def _save(path: str | os.PathLike, out: Image.Image, fmt: str, *, like: LoadedImage) -> None:
     if like.alpha is not None:
         if fmt in ("JPEG", "BMP"):
             raise ImageError(f"{path}: {fmt} cannot store the input's alpha channel; write .png, .tif or .webp")
         alpha = Image.fromarray(np.floor(like.alpha * 255.0 + 0.5).astype(np.uint8))
-        alpha = alpha.resize((width, height), Image.Resampling.BICUBIC)
+        alpha = alpha.resize(out.size, Image.Resampling.BICUBIC)
         out = out.convert("LA" if out.mode == "L" else "RGBA")
         out.putalpha(alpha)
     with atomic_output(path) as temporary:

@@ -2,10 +2,10 @@
 
 zoo checkpoint -> load (arch detection, strict keys) -> collapse (verified) -> deploy
 checkpoint -> evaluation on the benchmark sets found under ``$EDGE_SR_DATA`` -> one upscaled
-DIV2K LR image -> every conversion target (fp32, 256x256, each verified in its runtime) ->
-INT8 for every target with an INT8 path (DIV2K calibration, refit, float fallback within
-0.1 dB on the held-out set; fp32 and int8 artifacts both measured in the runtime on every
-benchmark) -> ``summary.json`` and ``summary.md``.  Latency joins this pipeline as it lands.
+DIV2K LR image -> the report (``edge_sr.report``): every conversion target x fp32 / full-W8A8
+INT8 (DIV2K calibration, refit), each artifact verified and evaluated in its runtime on every
+benchmark, timed at 256x256 and 510x339 against the 100 ms budget, budget solver, sensitivity,
+gallery -> ``report/report.{html,json,md}``, ``summary.json`` and ``summary.md``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from typing import Any
 
 from edge_sr._files import atomic_output
 from edge_sr.collapse import collapse, save_deploy_checkpoint
-from edge_sr.errors import DatasetError, EdgeSRError
+from edge_sr.errors import DatasetError
 from edge_sr.evaluate import evaluate
 from edge_sr.loading import load
 from edge_sr.upscale import upscale_file
 
 DEFAULT_BENCHMARKS = ("Set5", "Set14")
+REPORT_BENCHMARKS = ("Set5", "Set14", "BSD100", "Urban100")
 DIV2K_LR_X4 = Path("div2k") / "DIV2K_test_LR_bicubic" / "X4"
 
 
@@ -38,7 +39,7 @@ def data_root() -> Path:
 
 
 def run_pipeline(
-    model: str, output: str | os.PathLike, *, benchmarks: tuple[str, ...] = DEFAULT_BENCHMARKS, echo=print
+    model: str, output: str | os.PathLike, *, benchmarks: tuple[str, ...] = DEFAULT_BENCHMARKS, echo=print, progress: bool = False
 ) -> dict[str, Any]:
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -46,11 +47,11 @@ def run_pipeline(
     started = time.perf_counter()
     summary: dict[str, Any] = {"model": model, "steps": {}}
 
-    echo(f"[1/6] load {model}")
+    echo(f"[1/5] load {model}")
     source = load(model)
     summary["source"] = source.summary()
 
-    echo(f"[2/6] collapse ({source.arch}, {source.form} form) and write the deploy checkpoint")
+    echo(f"[2/5] collapse ({source.arch}, {source.form} form) and write the deploy checkpoint")
     deployed = collapse(source)
     report = deployed.collapse_report
     checkpoint = save_deploy_checkpoint(deployed, out / "deploy.pth")
@@ -62,7 +63,7 @@ def run_pipeline(
         f"max |diff| {report.max_abs_diff:.2e} ({report.tolerance})"
     )
 
-    echo("[3/6] evaluate (LR = MATLAB bicubic of HR; border crop = scale)")
+    echo("[3/5] evaluate (LR = MATLAB bicubic of HR; border crop = scale)")
     evaluations = {}
     for name in benchmarks:
         folder = data / "benchmarks" / name
@@ -74,7 +75,7 @@ def run_pipeline(
         )
     summary["steps"]["evaluate"] = evaluations
 
-    echo("[4/6] upscale one DIV2K LR image")
+    echo("[4/5] upscale one DIV2K LR image")
     lr_images = sorted((data / DIV2K_LR_X4).glob("*.png"))
     if not lr_images:
         raise DatasetError(f"{data / DIV2K_LR_X4}: expected DIV2K x4 LR images, found none")
@@ -88,74 +89,39 @@ def run_pipeline(
     }
     echo(f"      {lr_images[0].name} -> {width}x{height} in {summary['steps']['upscale']['seconds']:.2f} s")
 
-    echo("[5/6] convert to every target (fp32, 256x256) and verify each artifact in its runtime")
-    from edge_sr.converters import TARGETS
-    from edge_sr.converters.pipeline import convert_model
-    from edge_sr.converters.spec import ExportSpec
+    echo("[5/5] report: every target x fp32/int8 -> convert, verify in the runtime, DIV2K-calibrated INT8, accuracy, latency")
+    from edge_sr.converters import target_names
+    from edge_sr.report.build import ReportRequest, build_report
+    from edge_sr.report.render import write_report
 
-    conversions = {}
-    for converter in TARGETS:
-        try:
-            result = convert_model(reloaded, target=converter.name, spec=ExportSpec(precision="fp32"), output_dir=out / "artifacts")
-        except EdgeSRError as error:
-            conversions[converter.name] = {"error": str(error)}
-            echo(f"      {converter.name:<18} FAILED: {error}")
-            continue
-        conversions[converter.name] = {
-            "artifact": str(result.artifact), "bytes": result.bytes, "verified": result.verified,
-            "max_abs_diff": result.max_abs_diff, "seconds": round(result.seconds, 1),
-        }
-        diff = "-" if result.max_abs_diff is None else f"{result.max_abs_diff:.1e}"
-        echo(f"      {converter.name:<18} {result.bytes / 1e6:5.2f} MB  max |diff| {diff:<8} {result.verified} ({result.seconds:.1f} s)")
-    summary["steps"]["convert"] = conversions
-
-    echo("[6/6] INT8 for every target with an INT8 path, calibrated on DIV2K; accuracy in the runtime")
-    summary["steps"]["int8"] = _int8_step(reloaded, out / "artifacts", data, echo)
+    request = ReportRequest(
+        models=(model,), targets=tuple(target_names()), datasets=tuple(b for b in REPORT_BENCHMARKS if (data / "benchmarks" / b).is_dir()),
+        threads=(os.cpu_count() or 1,), workers=min(2, os.cpu_count() or 1),
+    )
+    report_dir = out / "report"
+    built = build_report(request, report_dir, progress=progress)
+    paths = write_report(built, report_dir)
+    summary["steps"]["report"] = {
+        "html": str(paths["html"]), "json": str(paths["json"]),
+        "entries": [
+            {k: e.get(k) for k in ("target", "precision", "status", "bytes", "verified", "latency", "accuracy", "error", "note")}
+            for e in built["entries"]
+        ],
+        "budget_solver": built["budget_solver"],
+    }
+    for entry in built["entries"]:
+        latency = ", ".join(f"{k.split('@')[0]} {v:.0f} ms" for k, v in (entry.get("latency") or {}).items() if v is not None)
+        drops = ", ".join(f"{d} {f['drop_y']:+.3f}" for d, f in (entry.get("accuracy") or {}).items() if "drop_y" in f)
+        detail = entry.get("error") or entry.get("note") or "; ".join(x for x in (latency, f"Y drop {drops}" if drops else "") if x)
+        echo(f"      {entry['target']:<18} {entry['precision']:<5} {entry['status']:<13} {detail}")
     summary["seconds"] = round(time.perf_counter() - started, 2)
 
     with atomic_output(out / "summary.json") as temporary:
         temporary.write_text(json.dumps(summary, indent=2))
     with atomic_output(out / "summary.md") as temporary:
         temporary.write_text(_markdown(summary))
-    echo(f"wrote {out / 'summary.json'} and {out / 'summary.md'} ({summary['seconds']:.1f} s)")
+    echo(f"wrote {out / 'summary.json'}, {out / 'summary.md'} and {paths['html']} ({summary['seconds']:.1f} s)")
     return summary
-
-
-def _int8_step(descriptor, output: Path, data: Path, echo) -> dict[str, Any]:
-    from edge_sr.converters import TARGETS
-    from edge_sr.converters.pipeline import convert_model
-    from edge_sr.converters.spec import ExportSpec, ShapePolicy
-
-    datasets = [data / "benchmarks" / name for name in ("Set5", "Set14", "BSD100", "Urban100") if (data / "benchmarks" / name).is_dir()]
-    rows: dict[str, Any] = {}
-    for converter in TARGETS:
-        if not converter.int8_shape_kinds:
-            continue
-        # Dynamic where the target allows it: whole benchmark images, no tiling.
-        shape = ShapePolicy.dynamic() if "dynamic" in converter.int8_shape_kinds else ShapePolicy()
-        try:
-            result = convert_model(
-                descriptor, target=converter.name, spec=ExportSpec(precision="int8", shape=shape),
-                output_dir=output, accuracy_datasets=datasets,
-                progress=lambda message, name=converter.name: echo(f"      {name}: {message}"),
-            )
-        except EdgeSRError as error:
-            rows[converter.name] = {"error": str(error)}
-            echo(f"      {converter.name:<10} FAILED: {error}")
-            continue
-        contract = json.loads(result.contract.read_text())
-        accuracy = contract.get("accuracy", {})
-        rows[converter.name] = {
-            "artifact": str(result.artifact), "bytes": result.bytes, "verified": result.verified,
-            "kept_float": contract["quantization"]["kept_float"],
-            "simulated": accuracy.get("simulated"), "datasets": accuracy.get("datasets", {}),
-            "seconds": round(result.seconds, 1),
-        }
-        drops = ", ".join(
-            f"{name} {row['int8_drop']['psnr_y']:+.3f}" for name, row in accuracy.get("datasets", {}).items()
-        )
-        echo(f"      {converter.name:<10} {result.bytes / 1e6:5.2f} MB  Y-PSNR drop: {drops}  float layers: {len(rows[converter.name]['kept_float'])} ({result.seconds:.0f} s)")
-    return rows
 
 
 def _markdown(summary: dict[str, Any]) -> str:
@@ -176,22 +142,11 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {row['psnr_rgb']:.3f} | {row['psnr_y']:.3f} | {row['psnr_y_float']:.3f} | {row['ssim_y']:.4f} |"
         )
-    lines += ["", "| target | artifact | size | verified | max abs diff vs PyTorch |", "|---|---|---|---|---|"]
-    for target, row in summary["steps"].get("convert", {}).items():
-        if "error" in row:
-            lines.append(f"| {target} | failed | | {row['error']} | |")
-            continue
-        diff = "—" if row["max_abs_diff"] is None else f"{row['max_abs_diff']:.1e}"
-        lines.append(f"| {target} | {Path(row['artifact']).name} | {row['bytes'] / 1e6:.2f} MB | {row['verified']} | {diff} |")
-    lines += ["", "| target (int8) | dataset | fp32 Y | int8 Y | drop Y | drop RGB | layers in float |", "|---|---|---|---|---|---|---|"]
-    for target, row in summary["steps"].get("int8", {}).items():
-        if "error" in row:
-            lines.append(f"| {target} | failed: {row['error']} | | | | | |")
-            continue
-        note = " (simulated)" if row["simulated"] else ""
-        for dataset, result in row["datasets"].items():
-            lines.append(
-                f"| {target}{note} | {dataset} | {result['fp32']['psnr_y']:.3f} | {result['int8']['psnr_y']:.3f} | "
-                f"{result['int8_drop']['psnr_y']:+.3f} | {result['int8_drop']['psnr_rgb']:+.3f} | {', '.join(row['kept_float']) or 'none'} |"
-            )
+    report = summary["steps"].get("report", {})
+    lines += ["", f"Report: {report.get('html', '')}", "", "| target | precision | status | size | latency (median) | Y drop | note |", "|---|---|---|---|---|---|---|"]
+    for entry in report.get("entries", []):
+        latency = ", ".join(f"{k.split('@')[0]}: {v:.0f} ms" for k, v in (entry.get("latency") or {}).items() if v is not None)
+        drops = ", ".join(f"{d} {f['drop_y']:+.3f}" for d, f in (entry.get("accuracy") or {}).items() if "drop_y" in f)
+        size = "" if entry.get("bytes") is None else f"{entry['bytes'] / 1e6:.2f} MB"
+        lines.append(f"| {entry['target']} | {entry['precision']} | {entry['status']} | {size} | {latency} | {drops} | {entry.get('error') or entry.get('note') or ''} |")
     return "\n".join(lines) + "\n"

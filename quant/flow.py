@@ -48,6 +48,8 @@ class Int8Build:
     quantizer: Any
     keep_float: list[str]
     report: dict[str, Any] = field(default_factory=dict)
+    prepared: fx.GraphModule | None = None
+    """The calibrated observer graph ``converted`` came from (for later sensitivity analysis)."""
 
 
 def build_int8(
@@ -154,7 +156,7 @@ def build_int8(
     report["seconds"] = round(time.perf_counter() - started, 2)
     return Int8Build(
         converted=converted, float_graph=float_graph, quantizer=quantizer,
-        keep_float=sorted(keep), report=report,
+        keep_float=sorted(keep), report=report, prepared=prepared,
     )
 
 

@@ -113,70 +113,112 @@ class RefitReport:
         return {name: {"before": round(a, 5), "after": round(b, 5)} for name, (a, b) in self.layers.items()}
 
 
+def _run_refitting(sim: fx.GraphModule, batches: Sequence[torch.Tensor], refit_conv) -> None:
+    """Run the fake-quantised graph once over all batches in lockstep, node by node, calling
+    ``refit_conv(node, inputs)`` before each call, ``inputs()`` giving the node's first input for
+    every batch.
+
+    Everything upstream of a conv has already been refitted and rounded when its input is
+    computed, so one pass gives every conv the inputs it really sees: the sequential refit costs
+    one forward instead of one forward per conv.  Batches stay separate (the exported graph may
+    fix the batch size); values are freed after their last use, as ``fx.Interpreter`` does.
+    """
+    interpreters = []
+    for batch in batches:
+        interpreter = fx.Interpreter(sim)
+        interpreter.env, interpreter.args_iter = {}, iter([batch])
+        interpreters.append(interpreter)
+    for node in sim.graph.nodes:
+        if node.op == "output":
+            break
+        if node.op == "call_function" and node.args and refit_conv(node, lambda: [i.env[node.args[0]] for i in interpreters]):
+            # The weight quantiser's output was computed from the old weights: recompute it.
+            weight_q = node.args[1]
+            weight = sim.get_submodule(weight_q.target)(graph_tensor(sim, weight_q.args[0].target))
+            for interpreter in interpreters:
+                interpreter.env[weight_q] = weight
+        for interpreter in interpreters:
+            interpreter.env[node] = interpreter.run_node(node)
+            for dead in interpreter.user_to_last_uses.get(node, []):
+                del interpreter.env[dead]
+
+
 def refit(float_graph: fx.GraphModule, simulation: Simulation, batches: Sequence[torch.Tensor]) -> RefitReport:
     """Refit, in place, the convs of ``float_graph`` and of ``simulation.module`` (same node names)."""
     sim = simulation.module
-    convs = []
+    convs = {}
     for node in sim.graph.nodes:
         if node.op != "call_function" or node.target != aten.conv2d.default:
             continue
         _, weight_q, bias, stride, padding, dilation, groups = _conv_args(node)
         if groups != 1 or not (isinstance(weight_q, fx.Node) and weight_q.op == "call_module" and weight_q.target.startswith(OBSERVER_PREFIX)):
             continue
-        convs.append((node, weight_q, bias, stride, padding, dilation))
+        convs[node.name] = (weight_q, bias, stride, padding, dilation)
     float_nodes = {n.name: n for n in float_graph.graph.nodes}
-    convs = [c for c in convs if c[0].name in float_nodes]
-    names = [c[0].name for c in convs]
+    convs = {name: c for name, c in convs.items() if name in float_nodes}
+    names = list(convs)
 
-    def columns_for(node, weight_q, stride, padding, dilation):
+    def columns_for(weight_q, stride, padding, dilation):
         kernel = tuple(graph_tensor(sim, weight_q.args[0].target).shape[2:])
         return lambda x: _columns(x, kernel, stride=stride, padding=padding, dilation=dilation)
 
-    columns = {c[0].name: columns_for(c[0], c[1], *c[3:]) for c in convs}
+    columns = {name: columns_for(c[0], *c[2:]) for name, c in convs.items()}
     # Float inputs come from an untouched copy of the float graph, all in one pass.
     reference = copy.deepcopy(float_graph)
     x_float_all = _capture(reference, _add_taps(reference, set(names)), names, batches, columns)
     del reference
-    sim_taps = _add_taps(sim, set(names))
     layers = {}
-    for node, weight_q, bias_node, stride, padding, dilation in convs:
-        quantiser = getattr(sim, weight_q.target)
-        weight_target = weight_q.args[0].target
-        sim_weight = graph_tensor(sim, weight_target)
-        float_node = float_nodes[node.name]
-        float_weight = graph_tensor(float_graph, _conv_args(float_node)[1].target)
-        x_float = x_float_all[node.name]
-        x_quant = _capture(sim, sim_taps, [node.name], batches, columns)[node.name]
-        weight = float_weight.detach().double().reshape(float_weight.shape[0], -1)
-        float_bias_node = _conv_args(float_node)[2]
-        bias = (
-            graph_tensor(float_graph, float_bias_node.target).detach().double()
-            if float_bias_node is not None else torch.zeros(weight.shape[0], dtype=torch.float64)
+
+    def refit_conv(node: fx.Node, inputs) -> bool:
+        if node.name not in convs:
+            return False
+        weight_q, bias_node, *_ = convs[node.name]
+        x_quant = torch.cat([columns[node.name](x) for x in inputs()], dim=1)
+        return _refit_layer(
+            node.name, float_graph, float_nodes[node.name], sim, weight_q, bias_node,
+            x_float_all.pop(node.name), x_quant, layers,
         )
-        target = weight @ x_float + bias[:, None]
-        count = x_quant.shape[1]
-        taps = x_quant.shape[0]
-        augmented = torch.cat([x_quant, torch.ones(1, count, dtype=torch.float64)])
-        gram = augmented @ augmented.T / count
-        gram[:taps, :taps] += RIDGE * gram.diagonal()[:taps].mean().clamp(min=1e-12) * torch.eye(taps, dtype=torch.float64)
-        solution = torch.linalg.solve(gram, augmented @ target.T / count).T
-        levels, scale = round_rows(solution[:, :taps], x_quant @ x_quant.T / count)
-        rounded = levels * scale[:, None]
-        new_bias = (target - rounded @ x_quant).mean(dim=1)
-        if float_bias_node is None:
-            # No bias to absorb the correction: refit the weights only (bias stays 0).
-            new_bias = torch.zeros_like(new_bias)
-        before = float((weight @ x_quant + bias[:, None] - target).norm() / target.norm().clamp(min=1e-12))
-        after = float((rounded @ x_quant + new_bias[:, None] - target).norm() / target.norm().clamp(min=1e-12))
-        if after >= before:
-            continue
-        layers[node.name] = (before, after)
-        new_weight = rounded.reshape(float_weight.shape).float()
-        float_weight.data.copy_(new_weight)
-        sim_weight.data.copy_(new_weight)
-        quantiser.scale.copy_(scale.float())
-        if float_bias_node is not None:
-            graph_tensor(float_graph, float_bias_node.target).data.copy_(new_bias.float())
-            if bias_node is not None:
-                graph_tensor(sim, bias_node.target).data.copy_(new_bias.float())
+
+    with torch.no_grad():
+        _run_refitting(sim, batches, refit_conv)
     return RefitReport(layers=layers)
+
+
+def _refit_layer(name, float_graph, float_node, sim, weight_q, bias_node, x_float, x_quant, layers) -> bool:
+    """Least-squares refit + compensated rounding + bias correction of one conv; True if applied."""
+    quantiser = getattr(sim, weight_q.target)
+    sim_weight = graph_tensor(sim, weight_q.args[0].target)
+    float_weight = graph_tensor(float_graph, _conv_args(float_node)[1].target)
+    weight = float_weight.detach().double().reshape(float_weight.shape[0], -1)
+    float_bias_node = _conv_args(float_node)[2]
+    bias = (
+        graph_tensor(float_graph, float_bias_node.target).detach().double()
+        if float_bias_node is not None else torch.zeros(weight.shape[0], dtype=torch.float64)
+    )
+    target = weight @ x_float + bias[:, None]
+    count = x_quant.shape[1]
+    taps = x_quant.shape[0]
+    augmented = torch.cat([x_quant, torch.ones(1, count, dtype=torch.float64)])
+    gram = augmented @ augmented.T / count
+    gram[:taps, :taps] += RIDGE * gram.diagonal()[:taps].mean().clamp(min=1e-12) * torch.eye(taps, dtype=torch.float64)
+    solution = torch.linalg.solve(gram, augmented @ target.T / count).T
+    levels, scale = round_rows(solution[:, :taps], x_quant @ x_quant.T / count)
+    rounded = levels * scale[:, None]
+    new_bias = (target - rounded @ x_quant).mean(dim=1)
+    if float_bias_node is None:
+        # No bias to absorb the correction: refit the weights only (bias stays 0).
+        new_bias = torch.zeros_like(new_bias)
+    before = float((weight @ x_quant + bias[:, None] - target).norm() / target.norm().clamp(min=1e-12))
+    after = float((rounded @ x_quant + new_bias[:, None] - target).norm() / target.norm().clamp(min=1e-12))
+    if after >= before:
+        return False
+    layers[name] = (before, after)
+    new_weight = rounded.reshape(float_weight.shape).float()
+    float_weight.data.copy_(new_weight)
+    sim_weight.data.copy_(new_weight)
+    quantiser.scale.copy_(scale.float())
+    if float_bias_node is not None:
+        graph_tensor(float_graph, float_bias_node.target).data.copy_(new_bias.float())
+        if bias_node is not None:
+            graph_tensor(sim, bias_node.target).data.copy_(new_bias.float())
+    return True

@@ -94,33 +94,44 @@ class LayerSensitivity:
 
     label: str
     cost_quantised_alone: float
-    gain_float_alone: float
+    gain_float_alone: float | None
+    """None when only the quantised-alone cost was measured (``analyze(..., float_alone=False)``)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "layer": self.label,
             "cost_quantised_alone_db": round(self.cost_quantised_alone, 4),
-            "gain_float_alone_db": round(self.gain_float_alone, 4),
+            "gain_float_alone_db": None if self.gain_float_alone is None else round(self.gain_float_alone, 4),
         }
 
 
 def analyze(
-    simulation: Simulation, evaluate: Callable[[nn.Module], float], *, float_psnr: float, progress=None
+    simulation: Simulation, evaluate: Callable[[nn.Module], float], *, float_psnr: float, progress=None,
+    float_alone: bool = True,
 ) -> tuple[float, list[LayerSensitivity]]:
-    """``(all-int8 PSNR, per-layer sensitivities ranked by gain_float_alone, largest first)``."""
+    """``(all-int8 PSNR, per-layer sensitivities ranked largest first)``.
+
+    Ranked by ``gain_float_alone`` (what the fallback search needs); with ``float_alone=False``
+    only the quantised-alone cost is measured (half the evaluations) and ranks the layers.
+    """
     simulation.set_float(set())
     quantised = evaluate(simulation.module)
     rows = []
     for label in simulation.points:
         simulation.set_quantised_only(label)
         alone = evaluate(simulation.module)
-        simulation.set_float({label})
-        without = evaluate(simulation.module)
-        rows.append(LayerSensitivity(label, float_psnr - alone, without - quantised))
+        gain = None
+        if float_alone:
+            simulation.set_float({label})
+            gain = evaluate(simulation.module) - quantised
+        rows.append(LayerSensitivity(label, float_psnr - alone, gain))
         if progress is not None:
             progress(label)
     simulation.set_float(set())
-    rows.sort(key=lambda row: (-row.gain_float_alone, row.label))
+    if float_alone:
+        rows.sort(key=lambda row: (-row.gain_float_alone, row.label))
+    else:
+        rows.sort(key=lambda row: (-row.cost_quantised_alone, row.label))
     return quantised, rows
 
 

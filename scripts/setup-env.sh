@@ -41,3 +41,23 @@ if [ ! -x "$legacy/bin/python" ] || ! "$legacy/bin/python" -c "import tflite_run
         rm -rf "$legacy"
     fi
 fi
+
+# The report's browser test: Debian's Chromium, driven by playwright-core from npm (no browser
+# download; tests/browser/package-lock.json pins it).
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the browser tests" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if ! { $sudo apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null 2>&1; }; then
+        echo "setup: could not install chromium with apt-get (the browser tests will fail)" >&2
+    fi
+fi
+browser_lock="$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat tests/browser/node_modules/.edge-sr-installed 2>/dev/null)" != "$browser_lock" ]; then
+    echo "setup: installing playwright-core (npm ci in tests/browser)" >&2
+    if (cd tests/browser && npm ci --no-audit --no-fund --silent >/dev/null 2>&1); then
+        echo "$browser_lock" > tests/browser/node_modules/.edge-sr-installed
+    else
+        echo "setup: npm ci in tests/browser failed (the browser tests will fail)" >&2
+    fi
+fi

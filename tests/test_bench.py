@@ -1,0 +1,168 @@
+"""edge-sr bench: timing that agrees with an independent loop, every runtime, the budget solver."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from edge_sr.bench import Subject, TimingPolicy, bench_subject, solve_budget, time_runs
+from edge_sr.errors import OptionError
+
+
+@pytest.fixture(scope="module")
+def onnx_artifacts(tmp_path_factory, zoo_dir, data_dir):
+    """span-ch28 as a dynamic-shape and a fixed 32x32 ONNX artifact (fast to convert)."""
+    import edge_sr
+    from edge_sr.converters.spec import ExportSpec, ShapePolicy
+
+    folder = tmp_path_factory.mktemp("bench-artifacts")
+    model = edge_sr.load("span-ch28")
+    dynamic = edge_sr.convert(model, target="onnx", spec=ExportSpec(shape=ShapePolicy.dynamic()), output_dir=folder, stem="span.dynamic")
+    fixed = edge_sr.convert(model, target="onnx", spec=ExportSpec(shape=ShapePolicy.fixed(32, 32)), output_dir=folder, stem="span.fixed")
+    return dynamic.artifact, fixed.artifact
+
+
+def test_timing_policy_is_validated():
+    with pytest.raises(OptionError):
+        TimingPolicy(min_runs=3)
+    with pytest.raises(OptionError):
+        TimingPolicy(settle=0.0)
+    policy = TimingPolicy()
+    assert policy.as_dict()["min_runs"] == 5
+
+
+def test_time_runs_stops_when_the_median_settles():
+    calls = []
+
+    def steady(x):
+        calls.append(1)
+        time.sleep(0.002)
+        return x
+
+    timing = time_runs(steady, torch.zeros(1), TimingPolicy(warmup=1, min_runs=5, max_runs=40, settle=0.05))
+    assert timing.settled and 5 <= len(timing.runs_ms) < 40 and len(calls) == len(timing.runs_ms) + 1
+    assert 1.5 < timing.median < 20
+    assert timing.percentile(10) <= timing.median <= timing.percentile(90)
+
+
+def test_bench_agrees_with_an_independent_timing_loop(onnx_artifacts, real_crop):
+    """The same artifact timed by ``bench`` and by a bare onnxruntime loop: medians agree within the spread."""
+    import onnxruntime as ort
+
+    from edge_sr.artifacts import open_artifact
+
+    dynamic, _ = onnx_artifacts
+    x = real_crop(64, 64)
+    rows = bench_subject(open_artifact(dynamic), sizes=[(64, 64)], threads=[1], policy=TimingPolicy(max_seconds=6),
+                         budget_ms=100.0, inputs=lambda h, w: x)
+    (row,) = rows
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    session = ort.InferenceSession(str(dynamic), options, providers=["CPUExecutionProvider"])
+    feed = {"lr": x.numpy()}
+    for _ in range(2):
+        session.run(None, feed)
+    loop = []
+    for _ in range(15):
+        tick = time.perf_counter()
+        session.run(None, feed)
+        loop.append((time.perf_counter() - tick) * 1000)
+    independent = statistics.median(loop)
+    spread = max(row["ms"]["p90"] - row["ms"]["p10"], float(np.percentile(loop, 90) - np.percentile(loop, 10)))
+    print(f"bench median {row['ms']['median']:.2f} ms, independent {independent:.2f} ms, spread {spread:.2f} ms")
+    assert abs(row["ms"]["median"] - independent) <= spread + 0.1 * independent
+    assert row["meets_budget"] == (row["ms"]["median"] <= 100.0)
+
+
+def test_bench_cli_json_lists_conditions_versions_and_tiles(tmp_path, onnx_artifacts, capsys):
+    from edge_sr.cli import main
+
+    dynamic, fixed = onnx_artifacts
+    out = tmp_path / "bench.json"
+    code = main(["bench", str(dynamic), str(fixed), "--threads", "1,2", "--sizes", "32x32,40x72",
+                 "--max-seconds", "2", "--budget-ms", "50", "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "median" in printed and "meets 50 ms" in printed
+    data = json.loads(out.read_text())
+    assert data["schema"] == "edge-sr/bench" and data["schema_version"] == 1
+    machine = data["machine"]
+    assert machine["cpu"] and machine["cpus_available"] >= 1 and isinstance(machine["isa_flags"], list)
+    assert machine["libraries"]["onnxruntime"] and machine["libraries"]["torch"]
+    assert set(data["ceilings"]) == {"1", "2"} and data["ceilings"]["1"]["fp32_gmacs_per_s"] > 0
+    assert data["conditions"]["timing"]["min_runs"] == 5
+    assert len(data["rows"]) == 2 * 2 * 2
+    for row in data["rows"]:
+        assert row["ms"]["runs"] >= 5 and row["ms"]["p10"] <= row["ms"]["median"] <= row["ms"]["p90"]
+        assert row["ms"]["min"] <= row["ms"]["p10"]
+        assert row["peak_rss_mb"] > 0 and row["gmacs"] > 0 and 0 < row["ceiling_fraction"] < 1.5
+        assert row["meets_budget"] == (row["ms"]["median"] <= 50)
+    tiled = [r for r in data["rows"] if r["artifact"] == fixed.name and r["input"] == [40, 72]]
+    assert tiled and all(r["tiling"]["tiles"] > 1 and r["tiling"]["tile"] == [32, 32] for r in tiled)
+    direct = [r for r in data["rows"] if r["artifact"] == fixed.name and r["input"] == [32, 32]]
+    assert direct and all(r["tiling"] is None for r in direct)
+
+
+def test_every_runtime_is_benchmarked_on_a_real_checkpoint(tmp_path, zoo_dir, data_dir, capsys):
+    """onnxruntime, ExecuTorch XNNPACK and LiteRT on the published span-ch28, plus PyTorch eager
+    on a train-form DSCLoRA file (published SPAN-Tiny base + LoRA factors) and its collapse."""
+    from edge_sr.cli import main
+    from train_forms import save_dsclora
+
+    train_file = save_dsclora(tmp_path / "dsclora_train.pth", zoo_dir / "ntire24_team39_spantiny_ch26_slim.pth")
+    common = ["--threads", "2", "--sizes", "32x32", "--max-seconds", "1", "--work", str(tmp_path / "work")]
+    runtimes = ["--runtime", "pytorch-train,pytorch,onnxruntime,executorch,litert"]
+    assert main(["bench", "span-ch28", *runtimes, *common, "--json", str(tmp_path / "span.json")]) == 0, capsys.readouterr().err
+    assert main(["bench", str(train_file), "--runtime", "pytorch-train,pytorch", "--lora-weights", "unmerged",
+                 *common, "--json", str(tmp_path / "lora.json")]) == 0, capsys.readouterr().err
+    span = json.loads((tmp_path / "span.json").read_text())["rows"]
+    lora = json.loads((tmp_path / "lora.json").read_text())["rows"]
+    assert all(r.get("ms") and r["ms"]["median"] > 0 for r in span + lora), [r.get("error") for r in span + lora]
+    # A deploy-form file has no train form to time.
+    assert sorted(r["runtime"] for r in span) == ["executorch", "litert", "onnxruntime", "pytorch"]
+    forms = {r["runtime"]: r["form"] for r in lora}
+    assert forms == {"pytorch-train": "train", "pytorch": "deploy"}
+
+
+def _synthetic(ms_per_kilopixel: float, *, max_size: int | None = None) -> Subject:
+    def open_runner(threads: int):
+        def run(x: torch.Tensor) -> torch.Tensor:
+            time.sleep(x.shape[2] * x.shape[3] / 1000 * ms_per_kilopixel / 1000)
+            return x
+
+        return run
+
+    return Subject(model="synthetic", runtime="sleep", precision="fp32", form="deploy", scale=4, open=open_runner, max_size=max_size)
+
+
+def test_budget_solver_finds_the_largest_input_within_the_budget():
+    # 0.5 ms per LR kilopixel: 40 ms buys 80 kilopixels; at 16:9 that is about 376x212.
+    result = solve_budget(_synthetic(0.5), budget_ms=40.0, aspect=(16, 9), threads=1, inputs=lambda h, w: torch.zeros(1, 3, h, w))
+    assert result.input is not None
+    height, width = result.input
+    assert abs(width / height - 16 / 9) < 0.02
+    assert result.median_ms <= 40.0
+    assert 320 <= width <= 384, result.probes
+    assert result.output == (height * 4, width * 4)
+    assert any(p["median_ms"] > 40 for p in result.probes)  # the bracket was found by measurement
+
+
+def test_budget_solver_respects_the_artifact_range_and_fixed_shapes():
+    capped = solve_budget(_synthetic(0.01, max_size=128), budget_ms=40.0, aspect=(16, 9), threads=1, inputs=lambda h, w: torch.zeros(1, 3, h, w))
+    assert capped.input[1] <= 128 and "maximum" in capped.note
+    fixed = Subject(model="m", runtime="r", precision="fp32", form="deploy", scale=4, open=lambda t: None, fixed_size=(64, 64))
+    assert solve_budget(fixed, budget_ms=40.0, threads=1, inputs=lambda h, w: None).input is None
+
+
+def test_machine_ceiling_measures_fp32_and_int8():
+    from edge_sr.machine import machine_facts, matmul_ceiling
+
+    ceiling = matmul_ceiling(1, size=256, seconds=0.2)
+    assert ceiling.fp32_gmacs > 1 and (ceiling.int8_gmacs is None or ceiling.int8_gmacs > 1)
+    facts = machine_facts()
+    assert facts["libraries"]["torch"].startswith("2.13")

@@ -1,0 +1,183 @@
+"""edge-sr report: every row converted, verified, evaluated and timed; renders in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+
+
+def render_in_chromium(page: Path, screenshot: Path) -> dict:
+    """Open ``page`` from file:// with the network cut off; returns what the page did (see render_page.mjs)."""
+    node = shutil.which("node")
+    assert node, "node is needed for the browser test (scripts/setup-env.sh installs the rest)"
+    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run scripts/setup-env.sh (npm ci in tests/browser)"
+    completed = subprocess.run([node, str(BROWSER_DIR / "render_page.mjs"), str(page), str(screenshot)],
+                               capture_output=True, text=True, timeout=180)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def assert_screenshot_has_content(screenshot: Path) -> None:
+    image = np.asarray(Image.open(screenshot).convert("RGB"), dtype=np.float32)
+    assert image.shape[0] > 900 and image.shape[1] >= 1000
+    grey = image.mean(axis=2)
+    assert grey.std() > 20, "screenshot is (nearly) blank"
+    colours = len(np.unique(image[::4, ::4].reshape(-1, 3), axis=0))
+    assert colours > 500, f"screenshot has only {colours} colours: no charts or gallery rendered"
+    # Charts draw in the palette's blue; the gallery's error map in red.
+    assert ((image[..., 2] > 150) & (image[..., 0] < 80)).sum() > 500
+    assert ((image[..., 0] > 150) & (image[..., 1] < 60) & (image[..., 2] < 60)).sum() > 200
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory, zoo_dir, data_dir):
+    """span-ch28 x (ONNX, CoreML, LiteRT made to fail) x (fp32, int8), small sizes, plus a device file."""
+    import edge_sr.artifacts as artifacts
+    from edge_sr.bench import TimingPolicy
+    from edge_sr.report.build import ReportRequest, build_report
+    from edge_sr.report.render import write_report
+
+    output = tmp_path_factory.mktemp("report")
+    device = output / "phone.json"
+    device.write_text(json.dumps({
+        "schema": "edge-sr/bench", "schema_version": 1, "device": {"name": "Pixel 8 (test fixture)", "kind": "android"},
+        "rows": [{"model": "span-ch28", "runtime": "litert-gpu", "precision": "fp32", "input": [256, 256], "threads": 4,
+                  "ms": {"median": 41.5, "p10": 40.0, "p90": 44.0, "min": 39.8, "runs": 20}}],
+    }))
+    real_provision = artifacts.provision
+
+    def provision_with_a_broken_target(deploy, *, target, **options):
+        if target == "tflite":
+            raise RuntimeError("simulated converter crash (test)")
+        return real_provision(deploy, target=target, **options)
+
+    artifacts.provision = provision_with_a_broken_target
+    try:
+        request = ReportRequest(
+            models=("span-ch28",), targets=("onnx", "tflite", "coreml"), precisions=("fp32", "int8"),
+            sizes=((48, 48), (48, 80)), threads=(2,), datasets=("Set5",), gallery=("Set5", "Urban100"),
+            sensitivity_images=1, calibration_images=8, policy=TimingPolicy(max_seconds=1.5),
+            device_results=(str(device),),
+        )
+        started = time.perf_counter()
+        report = build_report(request, output, progress=False)
+        paths = write_report(report, output)
+        print(f"small report built in {time.perf_counter() - started:.0f} s")
+    finally:
+        artifacts.provision = real_provision
+    return report, paths, output
+
+
+def test_report_rows_carry_accuracy_latency_and_errors(small_report):
+    report, paths, _ = small_report
+    data = json.loads(paths["json"].read_text())
+    assert data["schema"] == "edge-sr/report" and data["schema_version"] == 1
+    rows = {(e["target"], e["precision"]): e for e in data["entries"]}
+    assert set(rows) == {(t, p) for t in ("onnx", "tflite", "coreml") for p in ("fp32", "int8")}
+    for precision in ("fp32", "int8"):
+        onnx = rows[("onnx", precision)]
+        assert onnx["status"] == "ok" and onnx["bytes"] > 0
+        assert set(onnx["latency"]) == {"48x48@2", "48x80@2"} and all(v > 0 for v in onnx["latency"].values())
+        assert onnx["accuracy"]["Set5"]["psnr_y"] > 28
+        assert rows[("coreml", precision)]["status"] == "spec-verified"
+        assert rows[("tflite", precision)]["status"] == "error" and "simulated converter crash" in rows[("tflite", precision)]["error"]
+    drop = rows[("onnx", "int8")]["accuracy"]["Set5"]["drop_y"]
+    assert drop == pytest.approx(rows[("onnx", "fp32")]["accuracy"]["Set5"]["psnr_y"] - rows[("onnx", "int8")]["accuracy"]["Set5"]["psnr_y"], abs=2e-4)
+    assert rows[("onnx", "int8")]["kept_float"] == []  # full W8A8
+    assert data["sensitivity"]["span-ch28"]["layers"] and data["budget_solver"][0]["input"]
+    assert {g["dataset"] for g in data["gallery"]} == {"Set5", "Urban100"}
+    for item in data["gallery"]:
+        assert all((paths["json"].parent / f).is_file() for f in item["panels"].values())
+    assert data["device_results"][0]["device"]["name"] == "Pixel 8 (test fixture)"
+    assert all(r["ceiling_fraction"] > 0 for r in data["bench_rows"] if r.get("ms"))
+    markdown = paths["md"].read_text()
+    assert "| span-ch28 | onnx | int8 | ok |" in markdown and "Pixel 8" in markdown
+
+
+def test_report_html_renders_in_headless_chromium(small_report, tmp_path):
+    _, paths, output = small_report
+    html = paths["html"].read_text()
+    for reference in ('src="http', "src='http", 'href="http', "url(http", "@import"):
+        assert reference not in html  # nothing to fetch: the page opens offline
+    # Open a copy away from the gallery folder: the page must carry its own images.
+    page = tmp_path / "alone" / "report.html"
+    page.parent.mkdir()
+    shutil.copy(paths["html"], page)
+    screenshot = output / "report-screenshot.png"
+    seen = render_in_chromium(page, screenshot)
+    assert seen["console_errors"] == [] and seen["page_errors"] == [] and seen["external_requests"] == []
+    assert len(seen["images"]) == 10  # 2 gallery crops x (HR, bicubic, fp32, int8, error map)
+    assert all(image["complete"] and image["width"] == 96 for image in seen["images"])
+    assert seen["svgs"] >= 4 and seen["tables"] >= 3
+    assert_screenshot_has_content(screenshot)
+
+
+def test_bad_device_results_are_one_line(tmp_path, capsys, zoo_dir, data_dir):
+    from edge_sr.cli import main
+
+    bad = tmp_path / "device.json"
+    bad.write_text(json.dumps({"schema": "something-else", "rows": []}))
+    code = main(["report", "span-ch28", "--targets", "onnx", "--device-results", str(bad), "-o", str(tmp_path / "r")])
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "edge-sr/bench" in error and str(bad) in error
+    assert not (tmp_path / "r" / "report.html").exists()
+
+
+@pytest.mark.slow
+def test_seed_networks_report_builds_in_under_20_minutes(tmp_path, zoo_dir, data_dir):
+    """SPAN ch28, DSCLoRA, EFDN x ExecuTorch, LiteRT, ONNX (+ CoreML spec rows) x fp32/int8, one command."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [str(Path(os.sys.executable).with_name("edge-sr")), "report", "span-ch28", "dsclora", "efdn", "-o", str(tmp_path), "--no-progress"],
+        capture_output=True, text=True, timeout=3600,
+    )
+    seconds = time.perf_counter() - started
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert len(data["entries"]) == 3 * 4 * 2
+    assert all(e["status"] in ("ok", "spec-verified") for e in data["entries"]), [e.get("error") for e in data["entries"]]
+    seen = render_in_chromium(tmp_path / "report.html", tmp_path / "screenshot.png")
+    assert seen["console_errors"] == [] and all(i["complete"] and i["width"] > 0 for i in seen["images"])
+    assert_screenshot_has_content(tmp_path / "screenshot.png")
+    print(f"seed report: {seconds:.0f} s")
+    assert seconds < 20 * 60
+
+
+def test_accuracy_runs_share_one_tiling():
+    """A fixed-shape int8 artifact beside a dynamic fp32 one: both run in the same tiles."""
+    import torch
+
+    from edge_sr.bench import Subject
+    from edge_sr.report.build import _matched_runs
+
+    seen: dict[str, list[tuple[int, int]]] = {"fp32": [], "int8": []}
+
+    def opener(precision):
+        def open_runner(threads):
+            def run(x):
+                seen[precision].append(tuple(x.shape[2:]))
+                return torch.nn.functional.interpolate(x, scale_factor=4, mode="nearest")
+
+            return run
+
+        return open_runner
+
+    subjects = {
+        "fp32": Subject(model="m", runtime="r", precision="fp32", form="deploy", scale=4, open=opener("fp32")),
+        "int8": Subject(model="m", runtime="r", precision="int8", form="deploy", scale=4, open=opener("int8"), fixed_size=(32, 32)),
+    }
+    runs = _matched_runs(subjects)
+    x = torch.rand(1, 3, 50, 70)
+    assert torch.equal(runs["fp32"](x), runs["int8"](x))
+    assert set(seen["fp32"]) == set(seen["int8"]) == {(32, 32)}
