@@ -15,6 +15,8 @@ def quiet_libraries() -> None:
     """
     if os.environ.get("EDGE_SR_DEBUG"):
         return
+    # TensorFlow Lite's native logging (oneDNN and absl banners) reads this when it loads.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for name in ("torchao", "torch", "executorch", "coremltools", "onnxscript"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning)

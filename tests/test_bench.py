@@ -36,17 +36,40 @@ def test_timing_policy_is_validated():
     assert policy.as_dict()["min_runs"] == 5
 
 
-def test_time_runs_stops_when_the_median_settles():
+class _FakeClock:
+    """A perf_counter that only the timed function moves, so the settle rule is tested exactly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_time_runs_stops_when_the_median_settles(monkeypatch):
+    import edge_sr.bench as bench
+
+    clock = _FakeClock()
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
     calls = []
 
     def steady(x):
         calls.append(1)
-        time.sleep(0.002)
+        clock.now += 0.002
         return x
 
     timing = time_runs(steady, torch.zeros(1), TimingPolicy(warmup=1, min_runs=5, max_runs=40, settle=0.05))
-    assert timing.settled and 5 <= len(timing.runs_ms) < 40 and len(calls) == len(timing.runs_ms) + 1
-    assert 1.5 < timing.median < 20
+    assert timing.settled and len(timing.runs_ms) == 5 and len(calls) == 6  # warm-up + the minimum
+    assert timing.median == pytest.approx(2.0)
+
+    durations = iter([0.001, 0.010] * 50)
+
+    def noisy(x):
+        clock.now += next(durations)
+        return x
+
+    timing = time_runs(noisy, torch.zeros(1), TimingPolicy(warmup=0, min_runs=5, max_runs=12, settle=0.02))
+    assert not timing.settled and len(timing.runs_ms) == 12  # never settles: stops at max_runs
     assert timing.percentile(10) <= timing.median <= timing.percentile(90)
 
 
