@@ -18,7 +18,6 @@ Inputs to both graphs: calibration crops, NCHW float32 RGB in [0, 1].
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,42 +35,6 @@ RIDGE = 1e-6
 """Relative ridge on the (uncentred) input second moment; larger values shrink the fit towards 0."""
 
 
-class _Stop(Exception):
-    pass
-
-
-class _Tap(torch.nn.Module):
-    """Identity on a conv's input; when armed, records it (and optionally stops the forward)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.armed, self.stop, self.seen = False, False, None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.armed:
-            self.seen = x
-            if self.stop:
-                raise _Stop
-        return x
-
-
-def _add_taps(module: fx.GraphModule, names: set[str]) -> dict[str, _Tap]:
-    """Insert a :class:`_Tap` before the first argument of each named node (in place)."""
-    taps = {}
-    for node in list(module.graph.nodes):
-        if node.name not in names:
-            continue
-        tap = _Tap()
-        attribute = f"_refit_tap_{len(taps)}"
-        module.add_module(attribute, tap)
-        with module.graph.inserting_before(node):
-            tapped = module.graph.call_module(attribute, (node.args[0],))
-        node.args = (tapped, *node.args[1:])
-        taps[node.name] = tap
-    module.recompile()
-    return taps
-
-
 def _conv_args(node: fx.Node) -> list:
     defaults = [None, None, None, [1, 1], [0, 0], [1, 1], 1]
     return list(node.args) + defaults[len(node.args) :]
@@ -81,26 +44,6 @@ def _columns(x: torch.Tensor, kernel, *, stride, padding, dilation) -> torch.Ten
     unfolded = F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)
     flat = unfolded.permute(1, 0, 2).reshape(unfolded.shape[1], -1)
     return flat[:, :: max(1, flat.shape[1] // (COLUMNS_PER_IMAGE * x.shape[0]))].double()
-
-
-def _capture(module: fx.GraphModule, taps: dict[str, _Tap], names: list[str], batches, columns) -> dict[str, torch.Tensor]:
-    """Run ``batches`` and return, per name, the tapped input's columns; stops at the last tap if alone."""
-    found: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-    for name in names:
-        taps[name].armed, taps[name].stop = True, len(names) == 1
-    try:
-        with torch.no_grad():
-            for batch in batches:
-                try:
-                    module(batch)
-                except _Stop:
-                    pass
-                for name in names:
-                    found[name].append(columns[name](taps[name].seen))
-    finally:
-        for name in names:
-            taps[name].armed, taps[name].stop, taps[name].seen = False, False, None
-    return {name: torch.cat(parts, dim=1) for name, parts in found.items()}
 
 
 @dataclass(frozen=True)
@@ -113,28 +56,28 @@ class RefitReport:
         return {name: {"before": round(a, 5), "after": round(b, 5)} for name, (a, b) in self.layers.items()}
 
 
-def _run_refitting(sim: fx.GraphModule, batches: Sequence[torch.Tensor], refit_conv) -> None:
-    """Run the fake-quantised graph once over all batches in lockstep, node by node, calling
-    ``refit_conv(node, inputs)`` before each call, ``inputs()`` giving the node's first input for
-    every batch.
+def _walk(module: fx.GraphModule, batches: Sequence[torch.Tensor], before_call) -> None:
+    """Run ``module`` over all batches in lockstep, node by node, calling
+    ``before_call(node, inputs)`` before each call (``inputs()`` gives the node's first input for
+    every batch).  When it returns True it has changed the conv's weights, and the weight
+    quantiser's output is recomputed before the conv runs.
 
-    Everything upstream of a conv has already been refitted and rounded when its input is
-    computed, so one pass gives every conv the inputs it really sees: the sequential refit costs
-    one forward instead of one forward per conv.  Batches stay separate (the exported graph may
-    fix the batch size); values are freed after their last use, as ``fx.Interpreter`` does.
+    In the fake-quantised graph this is the sequential refit in one pass: everything upstream of
+    a conv is already refitted and rounded when its input is computed.  Batches stay separate
+    (the exported graph may fix the batch size); values are freed after their last use, as
+    ``fx.Interpreter`` does.
     """
     interpreters = []
     for batch in batches:
-        interpreter = fx.Interpreter(sim)
+        interpreter = fx.Interpreter(module)
         interpreter.env, interpreter.args_iter = {}, iter([batch])
         interpreters.append(interpreter)
-    for node in sim.graph.nodes:
+    for node in module.graph.nodes:
         if node.op == "output":
             break
-        if node.op == "call_function" and node.args and refit_conv(node, lambda: [i.env[node.args[0]] for i in interpreters]):
-            # The weight quantiser's output was computed from the old weights: recompute it.
+        if node.op == "call_function" and node.args and before_call(node, lambda: [i.env[node.args[0]] for i in interpreters]):
             weight_q = node.args[1]
-            weight = sim.get_submodule(weight_q.target)(graph_tensor(sim, weight_q.args[0].target))
+            weight = module.get_submodule(weight_q.target)(graph_tensor(module, weight_q.args[0].target))
             for interpreter in interpreters:
                 interpreter.env[weight_q] = weight
         for interpreter in interpreters:
@@ -156,17 +99,22 @@ def refit(float_graph: fx.GraphModule, simulation: Simulation, batches: Sequence
         convs[node.name] = (weight_q, bias, stride, padding, dilation)
     float_nodes = {n.name: n for n in float_graph.graph.nodes}
     convs = {name: c for name, c in convs.items() if name in float_nodes}
-    names = list(convs)
 
     def columns_for(weight_q, stride, padding, dilation):
         kernel = tuple(graph_tensor(sim, weight_q.args[0].target).shape[2:])
         return lambda x: _columns(x, kernel, stride=stride, padding=padding, dilation=dilation)
 
     columns = {name: columns_for(c[0], *c[2:]) for name, c in convs.items()}
-    # Float inputs come from an untouched copy of the float graph, all in one pass.
-    reference = copy.deepcopy(float_graph)
-    x_float_all = _capture(reference, _add_taps(reference, set(names)), names, batches, columns)
-    del reference
+    # Float inputs first, in one pass over the float graph (its weights change only afterwards).
+    x_float_all: dict[str, torch.Tensor] = {}
+
+    def record(node: fx.Node, inputs) -> bool:
+        if node.name in convs:
+            x_float_all[node.name] = torch.cat([columns[node.name](x) for x in inputs()], dim=1)
+        return False
+
+    with torch.no_grad():
+        _walk(float_graph, batches, record)
     layers = {}
 
     def refit_conv(node: fx.Node, inputs) -> bool:
@@ -180,7 +128,7 @@ def refit(float_graph: fx.GraphModule, simulation: Simulation, batches: Sequence
         )
 
     with torch.no_grad():
-        _run_refitting(sim, batches, refit_conv)
+        _walk(sim, batches, refit_conv)
     return RefitReport(layers=layers)
 
 
