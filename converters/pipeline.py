@@ -493,7 +493,7 @@ def _contract(*, deploy, converter, spec, artifact, inspected, facts, notes, ver
     for path in files:
         digest.update(path.read_bytes())
     clamped = deploy.arch == "efdn"
-    return {
+    contract = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "artifact": {"file": artifact.name, "format": converter.suffix.lstrip("."), "sha256": digest.hexdigest(), "bytes": _size(artifact)},
@@ -516,6 +516,7 @@ def _contract(*, deploy, converter, spec, artifact, inspected, facts, notes, ver
         },
         "scale": deploy.scale,
         "complexity": _complexity(deploy),
+        "tiling": _tiling(deploy),
         "shape_policy": spec.shape.as_dict(),
         "precision": spec.precision,
         "versions": {"edge_sr": edge_sr.__version__, "torch": torch.__version__, **converter.versions()},
@@ -524,6 +525,18 @@ def _contract(*, deploy, converter, spec, artifact, inspected, facts, notes, ver
         "golden": golden,
         "verification": verification,
     }
+    _record_integer_io(contract, inspected)
+    return contract
+
+
+def _record_integer_io(contract: dict[str, Any], inspected: dict[str, Any]) -> None:
+    """Full-integer artifacts (LiteRT INT8) take and give int8 tensors: the contract says so,
+    with the scale and zero point an app needs to make them from pixels."""
+    for side, key in (("input", "inputs"), ("output", "outputs")):
+        found = inspected.get(key) or []
+        if len(found) == 1 and found[0].get("quantization"):
+            contract[side]["dtype"] = found[0]["dtype"]
+            contract[side]["quantization"] = dict(found[0]["quantization"])
 
 
 def _complexity(deploy: ModelDescriptor) -> dict[str, Any]:
@@ -536,6 +549,19 @@ def _complexity(deploy: ModelDescriptor) -> dict[str, Any]:
         "macs": counted.macs,
         "macs_per_lr_pixel": round(counted.macs / FLOP_INPUT_SIZE**2, 2),
         "counting": "convolution multiply-accumulates (+4 per bilinear output element), as the NTIRE challenge counts them",
+    }
+
+
+def _tiling(deploy: ModelDescriptor) -> dict[str, Any]:
+    """How apps should tile large images: the overlap that makes tiles seamless, measured."""
+    from edge_sr.tiling import receptive_radius
+    from edge_sr.upscale import GLOBAL_CONTEXT_OVERLAP
+
+    radius = receptive_radius(deploy.module, min_input_size=deploy.min_input_size)
+    return {
+        "receptive_radius": radius,
+        "overlap": GLOBAL_CONTEXT_OVERLAP if radius is None else radius,
+        "exact": radius is not None,
     }
 
 

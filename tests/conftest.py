@@ -52,3 +52,40 @@ def real_crop(div2k_lr):
         return torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None]
 
     return crop
+
+
+@pytest.fixture(scope="session")
+def kotlin_home() -> Path:
+    """The Kotlin compiler from npm (``tests/kotlin``, installed by the test command)."""
+    home = Path(__file__).parent / "kotlin" / "node_modules" / "kotlin-compiler"
+    if not (home / "bin" / "kotlinc").exists():
+        pytest.fail(f"{home}: expected the npm kotlin-compiler (scripts/setup-env.sh runs npm ci in tests/kotlin), found nothing")
+    return home
+
+
+QUICK_INT8 = ["--calib-images", "4", "--calib-crop", "48", "--validation-images", "1", "--max-psnr-drop", "off",
+              "--accuracy", "none", "--weight-rounding", "nearest"]
+
+
+@pytest.fixture(scope="session")
+def app_contracts(tmp_path_factory, zoo_dir, data_dir) -> list[Path]:
+    """Real contracts from every converter, as the apps receive them: span-ch28 to every target
+    (fp32), NHWC TFLite, CoreML image I/O, and INT8 ONNX (dynamic) and TFLite (fixed), each
+    written by ``edge-sr convert`` beside its verified artifact and golden pair."""
+    from edge_sr.cli import main
+
+    out = tmp_path_factory.mktemp("app-contracts")
+    runs = {
+        "all": ["--target", "all", "--precision", "fp32", "--input-size", "48x48"],
+        "nhwc": ["--target", "tflite", "--layout", "nhwc", "--input-size", "48x48"],
+        "image-io": ["--target", "coreml", "--image-io", "--input-size", "48x48"],
+        "int8-onnx": ["--target", "onnx", "--precision", "int8", "--dynamic", *QUICK_INT8],
+        # LiteRT INT8 verifies (>= 40 dB vs the PyTorch quantised graph) at 256x256, not at small sizes.
+        "int8-tflite": ["--target", "tflite", "--precision", "int8", "--calib-images", "6", "--calib-crop", "64",
+                        "--validation-images", "1", "--max-psnr-drop", "off", "--accuracy", "none"],
+    }
+    for folder, options in runs.items():
+        assert main(["convert", "span-ch28", *options, "-o", str(out / folder)]) == 0, folder
+    contracts = sorted(out.glob("*/*.contract.json"))
+    assert len(contracts) >= 9, contracts
+    return contracts
