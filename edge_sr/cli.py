@@ -388,6 +388,45 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from edge_sr.bundle import APPS, bundle
+    from edge_sr.collapse import collapse
+    from edge_sr.converters.spec import parse_size
+
+    descriptor = _load(args)
+    deploy = collapse(descriptor) if descriptor.form != "deploy" else descriptor
+    precisions = tuple(_csv(args.precision)) if args.precision else APPS[args.app].precisions
+    result = bundle(
+        deploy, app=args.app, precisions=precisions, output=Path(args.output) if args.output else None,
+        size=parse_size(args.size), recipe=_recipe(args) if "int8" in precisions else None,
+        progress=lambda message: print(f"  {args.app}: {message}", file=sys.stderr, flush=True),
+    )
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for entry in result.entries:
+        print(f"{entry['target']:<11} {entry['precision']:<5} {entry['contract']}")
+    print(f"bundled {len(result.entries)} artifacts into {result.models_dir} (manifest.json)")
+    if result.site_dir is not None:
+        print(f"serve it: edge-sr serve-demo {result.site_dir}")
+    return 0
+
+
+def cmd_serve_demo(args: argparse.Namespace) -> int:
+    from edge_sr.bundle import APPS_DIR
+    from edge_sr.demo_server import make_server
+
+    server = make_server(args.site or APPS_DIR / "web", host=args.host, port=args.port, verbose=args.verbose)
+    host, port = server.server_address[:2]
+    print(f"edge-sr web demo: http://{host}:{port}/ (cross-origin isolated for WebAssembly threads; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from edge_sr.pipeline import run_pipeline
 
@@ -493,6 +532,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     report.add_argument("-o", "--output", required=True, help="folder for report.html/.json/.md and artifacts")
     report.set_defaults(run=cmd_report)
+
+    bundle = commands.add_parser("bundle", help="convert a model for a demo app and place it where the app loads models")
+    _add_model(bundle)
+    bundle.add_argument("--app", required=True, choices=("android", "ios", "web"))
+    bundle.add_argument("--precision", help="comma-separated (default: web/android fp32,int8; ios fp16,int8)")
+    bundle.add_argument("--size", default="256x256", help="input size HxW for targets without dynamic shapes (default 256x256)")
+    bundle.add_argument("-o", "--output", help="web: the site folder to write; android/ios: the models folder (default: apps/<app>/...)")
+    _add_recipe_options(bundle)
+    bundle.set_defaults(run=cmd_bundle)
+
+    serve = commands.add_parser("serve-demo", help="serve the web demo locally with the headers WebAssembly threads need")
+    serve.add_argument("site", nargs="?", help="the folder `edge-sr bundle --app web -o` wrote (default apps/web)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.set_defaults(run=cmd_serve_demo)
 
     pipeline = commands.add_parser("pipeline", help="the main job end to end on one model")
     pipeline.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)

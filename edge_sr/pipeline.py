@@ -47,11 +47,11 @@ def run_pipeline(
     started = time.perf_counter()
     summary: dict[str, Any] = {"model": model, "steps": {}}
 
-    echo(f"[1/5] load {model}")
+    echo(f"[1/6] load {model}")
     source = load(model)
     summary["source"] = source.summary()
 
-    echo(f"[2/5] collapse ({source.arch}, {source.form} form) and write the deploy checkpoint")
+    echo(f"[2/6] collapse ({source.arch}, {source.form} form) and write the deploy checkpoint")
     deployed = collapse(source)
     report = deployed.collapse_report
     checkpoint = save_deploy_checkpoint(deployed, out / "deploy.pth")
@@ -63,7 +63,7 @@ def run_pipeline(
         f"max |diff| {report.max_abs_diff:.2e} ({report.tolerance})"
     )
 
-    echo("[3/5] evaluate (LR = MATLAB bicubic of HR; border crop = scale)")
+    echo("[3/6] evaluate (LR = MATLAB bicubic of HR; border crop = scale)")
     evaluations = {}
     for name in benchmarks:
         folder = data / "benchmarks" / name
@@ -75,7 +75,7 @@ def run_pipeline(
         )
     summary["steps"]["evaluate"] = evaluations
 
-    echo("[4/5] upscale one DIV2K LR image")
+    echo("[4/6] upscale one DIV2K LR image")
     lr_images = sorted((data / DIV2K_LR_X4).glob("*.png"))
     if not lr_images:
         raise DatasetError(f"{data / DIV2K_LR_X4}: expected DIV2K x4 LR images, found none")
@@ -89,7 +89,7 @@ def run_pipeline(
     }
     echo(f"      {lr_images[0].name} -> {width}x{height} in {summary['steps']['upscale']['seconds']:.2f} s")
 
-    echo("[5/5] report: every target x fp32/int8 -> convert, verify in the runtime, DIV2K-calibrated INT8, accuracy, latency")
+    echo("[5/6] report: every target x fp32/int8 -> convert, verify in the runtime, DIV2K-calibrated INT8, accuracy, latency")
     from edge_sr.converters import target_names
     from edge_sr.report.build import ReportRequest, build_report
     from edge_sr.report.render import write_report
@@ -114,6 +114,12 @@ def run_pipeline(
         drops = ", ".join(f"{d} {f['drop_y']:+.3f}" for d, f in (entry.get("accuracy") or {}).items() if "drop_y" in f)
         detail = entry.get("error") or entry.get("note") or "; ".join(x for x in (latency, f"Y drop {drops}" if drops else "") if x)
         echo(f"      {entry['target']:<18} {entry['precision']:<5} {entry['status']:<13} {detail}")
+
+    echo("[6/6] demo apps: the report's verified artifacts placed where each app loads them")
+    summary["steps"]["apps"] = _bundle_apps(built, report_dir, out / "apps")
+    for app, facts in summary["steps"]["apps"].items():
+        echo(f"      {app:<8} {facts['artifacts']} artifacts -> {facts['models_dir']}")
+    echo(f"      web demo: edge-sr serve-demo {out / 'apps' / 'web'}")
     summary["seconds"] = round(time.perf_counter() - started, 2)
 
     with atomic_output(out / "summary.json") as temporary:
@@ -122,6 +128,32 @@ def run_pipeline(
         temporary.write_text(_markdown(summary))
     echo(f"wrote {out / 'summary.json'}, {out / 'summary.md'} and {paths['html']} ({summary['seconds']:.1f} s)")
     return summary
+
+
+def _bundle_apps(report: dict[str, Any], report_dir: Path, apps_dir: Path) -> dict[str, Any]:
+    """Bundle every app from the report's converted artifacts (no second conversion): web gets a
+    servable site, Android and iOS a models folder to copy into the app."""
+    from edge_sr.bundle import APPS, place_bundle
+
+    bundled = {}
+    for app, spec in APPS.items():
+        artifacts = [
+            (entry["target"], entry["precision"], report_dir / relative)
+            for entry in report["entries"]
+            if entry["target"] in spec.targets and entry["status"] in ("ok", "spec-verified") and entry.get("artifacts")
+            for relative in entry["artifacts"]
+        ]
+        if not artifacts:
+            continue
+        from edge_sr.converters.contract import contract_path
+
+        facts = json.loads(contract_path(artifacts[0][2]).read_text())["model"]
+        model = facts["zoo_name"] or Path(facts["source"]).stem
+        output = apps_dir / app if app == "web" else apps_dir / app / "models"
+        result = place_bundle(app=app, model=model, artifacts=artifacts, output=output)
+        bundled[app] = {"models_dir": str(result.models_dir), "artifacts": len(result.entries),
+                        "site": None if result.site_dir is None else str(result.site_dir)}
+    return bundled
 
 
 def _markdown(summary: dict[str, Any]) -> str:

@@ -42,22 +42,32 @@ if [ ! -x "$legacy/bin/python" ] || ! "$legacy/bin/python" -c "import tflite_run
     fi
 fi
 
-# The report's browser test: Debian's Chromium, driven by playwright-core from npm (no browser
-# download; tests/browser/package-lock.json pins it).
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium for the browser tests" >&2
+# Debian packages the app tests need: Chromium (the report's and the web demo's browser tests)
+# and a Java runtime (the npm Kotlin compiler that builds the Android app's core).
+missing_packages=()
+command -v chromium >/dev/null 2>&1 || missing_packages+=(chromium)
+command -v java >/dev/null 2>&1 || missing_packages+=(openjdk-17-jre-headless)
+if [ "${#missing_packages[@]}" -gt 0 ]; then
+    echo "setup: installing Debian's ${missing_packages[*]} for the app and browser tests" >&2
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    if ! { $sudo apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null 2>&1; }; then
-        echo "setup: could not install chromium with apt-get (the browser tests will fail)" >&2
+    if ! { $sudo apt-get update -qq >/dev/null 2>&1 \
+           && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing_packages[@]}" >/dev/null 2>&1; }; then
+        echo "setup: could not install ${missing_packages[*]} with apt-get (the app tests will fail)" >&2
     fi
 fi
-browser_lock="$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)"
-if [ "$(cat tests/browser/node_modules/.edge-sr-installed 2>/dev/null)" != "$browser_lock" ]; then
-    echo "setup: installing playwright-core (npm ci in tests/browser)" >&2
-    if (cd tests/browser && npm ci --no-audit --no-fund --silent >/dev/null 2>&1); then
-        echo "$browser_lock" > tests/browser/node_modules/.edge-sr-installed
-    else
-        echo "setup: npm ci in tests/browser failed (the browser tests will fail)" >&2
+
+# npm packages, each pinned by its lock file (a stamp of the lock's hash skips repeat installs):
+# playwright-core (drives Chromium, no browser download), onnxruntime-web (the web demo's
+# runtime), kotlin-compiler (compiles the Android app's platform-free core on the JDK).
+for folder in tests/browser apps/web tests/kotlin; do
+    lock="$(sha256sum "$folder/package-lock.json" | cut -d' ' -f1)"
+    if [ "$(cat "$folder/node_modules/.edge-sr-installed" 2>/dev/null)" != "$lock" ]; then
+        echo "setup: npm ci in $folder" >&2
+        if (cd "$folder" && npm ci --no-audit --no-fund --silent >/dev/null 2>&1); then
+            echo "$lock" > "$folder/node_modules/.edge-sr-installed"
+        else
+            echo "setup: npm ci in $folder failed (the tests that need it will fail)" >&2
+        fi
     fi
-fi
+done

@@ -63,8 +63,10 @@ def kotlin_home() -> Path:
     return home
 
 
-QUICK_INT8 = ["--calib-images", "4", "--calib-crop", "48", "--validation-images", "1", "--max-psnr-drop", "off",
-              "--accuracy", "none", "--weight-rounding", "nearest"]
+QUICK_RECIPE = ["--calib-images", "4", "--calib-crop", "48", "--validation-images", "1", "--max-psnr-drop", "off",
+                "--weight-rounding", "nearest"]
+"""A fast INT8 recipe for tests about plumbing, not accuracy."""
+QUICK_INT8 = [*QUICK_RECIPE, "--accuracy", "none"]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,14 @@
+import SwiftUI
+
+@main
+struct EdgeSRApp: App {
+    @StateObject private var model = AppModel()
+
+    var body: some Scene {
+        WindowGroup {
+            ContentView()
+                .environmentObject(model)
+                .task { model.loadManifest() }
+        }
+    }
+}
