@@ -32,8 +32,10 @@ from edge_sr.quant.recipe import Calibration, Int8Recipe  # noqa: E402
 from edge_sr.bench import TimingPolicy  # noqa: E402
 from edge_sr.report.build import ReportRequest, build_report  # noqa: E402
 from edge_sr.report.render import write_report  # noqa: E402
+from edge_sr.app_bundle import BundleResult, bundle, contract_view  # noqa: E402
 
 __all__ = [
+    "BundleResult",
     "Calibration",
     "CheckpointError",
     "CollapseReport",
@@ -56,7 +58,9 @@ __all__ = [
     "VerificationError",
     "ZooError",
     "__version__",
+    "bundle",
     "collapse",
+    "contract_view",
     "convert",
     "load",
     "build_report",

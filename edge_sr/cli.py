@@ -391,7 +391,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_bundle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from edge_sr.bundle import APPS, bundle
+    from edge_sr.app_bundle import APPS, bundle
     from edge_sr.collapse import collapse
     from edge_sr.converters.spec import parse_size
 
@@ -414,7 +414,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_serve_demo(args: argparse.Namespace) -> int:
-    from edge_sr.bundle import APPS_DIR
+    from edge_sr.app_bundle import APPS_DIR
     from edge_sr.demo_server import make_server
 
     server = make_server(args.site or APPS_DIR / "web", host=args.host, port=args.port, verbose=args.verbose)

@@ -133,7 +133,7 @@ def run_pipeline(
 def _bundle_apps(report: dict[str, Any], report_dir: Path, apps_dir: Path) -> dict[str, Any]:
     """Bundle every app from the report's converted artifacts (no second conversion): web gets a
     servable site, Android and iOS a models folder to copy into the app."""
-    from edge_sr.bundle import APPS, place_bundle
+    from edge_sr.app_bundle import APPS, place_bundle
 
     bundled = {}
     for app, spec in APPS.items():

@@ -2,7 +2,7 @@
 
 Compiles ``apps/android/core`` with the npm Kotlin compiler (``kotlin_home``), runs its unit tests
 with every contract ``edge-sr convert`` writes, cross-checks the Kotlin parsed view and tile plan
-with Python's (``edge_sr.bundle.contract_view``, ``edge_sr.tiling.tile_plan``), and parses every
+with Python's (``edge_sr.app_bundle.contract_view``, ``edge_sr.tiling.tile_plan``), and parses every
 ``.kt`` file of the app with tree-sitter so app code that CI cannot compile is at least well formed.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_sr.bundle import contract_view
+from edge_sr.app_bundle import contract_view
 from edge_sr.tiling import tile_plan
 
 ANDROID = Path(__file__).resolve().parents[1] / "apps" / "android"

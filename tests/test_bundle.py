@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_sr.bundle import contract_view
+from edge_sr.app_bundle import contract_view
 from edge_sr.cli import main
 
 
@@ -48,9 +48,9 @@ def test_android_and_ios_bundles_hold_verified_artifacts_and_merge_models(tmp_pa
 def test_bundle_errors_are_one_line_and_leave_nothing(tmp_path, zoo_dir, monkeypatch, capsys):
     assert main(["bundle", "span-ch28", "--app", "web", "--precision", "int4", "-o", str(tmp_path / "a")]) == 2
     assert "--precision int4: expected fp32, fp16 or int8" in capsys.readouterr().err
-    import edge_sr.bundle as bundle
+    import edge_sr.app_bundle as app_bundle
 
-    monkeypatch.setattr(bundle, "WEB_VENDOR", Path("no-such-node-modules"))
+    monkeypatch.setattr(app_bundle, "WEB_VENDOR", Path("no-such-node-modules"))
     assert main(["bundle", "span-ch28", "--app", "web", "-o", str(tmp_path / "site")]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "npm ci" in error and "onnxruntime-web" in error

@@ -54,10 +54,11 @@ def lr_image(tmp_path_factory, div2k_lr) -> Path:
     return path
 
 
-def _drive(server: str, tmp_path: Path, *, model: int, image: Path, optimization: str, tile: int) -> tuple[dict, np.ndarray]:
+def _drive(server: str, tmp_path: Path, *, model: int, image: Path, optimization: str, tile: int,
+           backend: str = "wasm", runs: int = 3) -> tuple[dict, np.ndarray]:
     config = {
-        "url": server, "image": str(image), "model": model, "threads": 2, "backend": "wasm",
-        "optimization": optimization, "runs": 3, "tile": tile,
+        "url": server, "image": str(image), "model": model, "threads": 2, "backend": backend,
+        "optimization": optimization, "runs": runs, "tile": tile,
         "screenshot": str(tmp_path / "demo.png"), "output": str(tmp_path / "output.f32"),
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -86,16 +87,17 @@ def _pixels_tensor(image: Path) -> torch.Tensor:
     return torch.from_numpy(pixels.transpose(2, 0, 1).copy())[None]
 
 
-def _check_page(result: dict, tmp_path: Path, manifest_index: int, site: Path) -> dict:
+def _check_page(result: dict, tmp_path: Path, manifest_index: int, site: Path, *,
+                lr_size: tuple[int, int] = LR_SIZE, runtime: str = "onnxruntime-web-wasm", runs: int = 3) -> dict:
     assert result["console_errors"] == [] and result["page_errors"] == [], result
     assert result["external_requests"] == [] and result["failed_requests"] == [], result
     assert result["error"] is None and result["status"].startswith("done"), result
     assert result["cross_origin_isolated"] is True  # serve-demo's COOP/COEP headers
     row = result["row"]
-    assert row["runtime"] == "onnxruntime-web-wasm" and row["threads"] == 2
-    assert row["input"] == list(LR_SIZE) and row["output"] == [LR_SIZE[0] * 4, LR_SIZE[1] * 4]
+    assert row["runtime"] == runtime and row["threads"] == (2 if runtime.endswith("wasm") else 0)
+    assert row["input"] == list(lr_size) and row["output"] == [lr_size[0] * 4, lr_size[1] * 4]
     for stage in ("pre", "run", "post"):
-        assert row["stages_ms"][stage]["runs"] == 3 and row["stages_ms"][stage]["median"] > 0
+        assert row["stages_ms"][stage]["runs"] == runs and row["stages_ms"][stage]["median"] > 0
     assert row["ms"]["median"] >= row["stages_ms"]["run"]["median"]
     # The golden pair of the contract, run in the page.
     assert result["golden"]["passed"] is True, result["golden_text"]
@@ -103,10 +105,10 @@ def _check_page(result: dict, tmp_path: Path, manifest_index: int, site: Path) -
     from edge_sr.report.build import read_device_results
 
     (tmp_path / "results.json").write_text(json.dumps(result["results"]))
-    assert read_device_results(str(tmp_path / "results.json"))["rows"][0]["runtime"] == "onnxruntime-web-wasm"
-    # The screenshot shows the before/after view: two output-sized canvases, with image content.
+    assert read_device_results(str(tmp_path / "results.json"))["rows"][0]["runtime"] == runtime
+    # The screenshot shows the before/after view, two output-sized canvases, with image content.
     assert result["compare_visible"]
-    assert ["after", LR_SIZE[1] * 4, LR_SIZE[0] * 4] in result["canvases"]
+    assert ["after", lr_size[1] * 4, lr_size[0] * 4] in result["canvases"]
     screenshot = np.asarray(Image.open(tmp_path / "demo.png").convert("RGB")).astype(np.float32)
     assert screenshot.shape[0] > 600 and screenshot.std() > 20, "the screenshot looks blank"
     entry = json.loads((site / "models" / "manifest.json").read_text())["models"][manifest_index]
@@ -133,6 +135,21 @@ def test_web_demo_fp32_matches_python_onnxruntime(site, server, lr_image, tmp_pa
           f"latency median {result['row']['ms']['median']} ms")
     assert tiled_diff <= FP32_TOLERANCE
     assert whole_diff <= FP32_TOLERANCE  # the contract's overlap makes tiles seamless
+
+
+def test_web_demo_webgpu_backend_matches_python_onnxruntime(site, server, tmp_path):
+    """WebGPU on Chromium's software adapter (SwiftShader): slow, but the same shaders a GPU runs."""
+    manifest = json.loads((site / "models" / "manifest.json").read_text())
+    contract = json.loads((site / "models" / manifest["models"][0]["contract"]).read_text())
+    golden_input = site / "models" / contract["golden"]["input"]
+    size = Image.open(golden_input).size
+    result, output = _drive(server, tmp_path, model=0, image=golden_input, optimization="all", tile=256, backend="webgpu", runs=1)
+    _check_page(result, tmp_path, 0, site, lr_size=(size[1], size[0]), runtime="onnxruntime-web-webgpu", runs=1)
+    assert "WebGPU available" in result["environment"]
+    reference = _onnxruntime(site / "models" / contract["artifact"]["file"], "all")(_pixels_tensor(golden_input)).numpy()
+    diff = float(np.abs(output - reference).max())
+    print(f"fp32 WebGPU (SwiftShader) vs onnxruntime: {diff:.2e}; median {result['row']['ms']['median']:.0f} ms")
+    assert diff <= FP32_TOLERANCE
 
 
 INT8_MIN_IDENTICAL = 0.90
@@ -178,7 +195,7 @@ def _probe(*args: str) -> str:
 
 
 def test_web_contract_reading_matches_python_on_real_contracts(app_contracts, tmp_path):
-    from edge_sr.bundle import contract_view
+    from edge_sr.app_bundle import contract_view
 
     lines = _probe("views", *map(str, app_contracts)).splitlines()
     assert len(lines) == len(app_contracts)

@@ -10,7 +10,9 @@ const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const browser = await chromium.launch({
   executablePath: process.env.EDGE_SR_CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"],
+         "--disable-sync", "--no-first-run", "--disable-quic",
+         // A software WebGPU adapter (SwiftShader), so the WebGPU backend runs without a GPU.
+         ...(config.backend === "webgpu" ? ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan"] : [])],
 });
 const result = { console_errors: [], page_errors: [], external_requests: [], failed_requests: [] };
 const origin = new URL(config.url).origin;

@@ -323,7 +323,7 @@ extension BundleManifest {
 
 // MARK: - Derived facts
 
-/// Tile overlap for contracts written before the `tiling` field existed (edge_sr.bundle.DEFAULT_OVERLAP).
+/// Tile overlap for contracts written before the `tiling` field existed (edge_sr.app_bundle.DEFAULT_OVERLAP).
 let defaultTileOverlap = 16
 
 extension ModelContract {
@@ -367,7 +367,7 @@ extension TensorSpec {
 }
 
 extension ModelContract {
-    /// What this parser understood, in the shape `edge_sr.bundle.contract_view` produces.
+    /// What this parser understood, in the shape `edge_sr.app_bundle.contract_view` produces.
     /// `tolerance` is null when the contract has none (verification could not run).
     var parsedView: [String: Any] {
         let dynamic = shapePolicy.kind == "dynamic"

@@ -1,5 +1,5 @@
 // The model contract as the web demo reads it: the same "parsed view" every app produces
-// (apps/README.md), so CI can compare this reading with Python's edge_sr.bundle.contract_view.
+// (apps/README.md), so CI can compare this reading with Python's edge_sr.app_bundle.contract_view.
 
 export const CONTRACT_SCHEMA = 'edge-sr/model-contract';
 export const CONTRACT_VERSION = 1;

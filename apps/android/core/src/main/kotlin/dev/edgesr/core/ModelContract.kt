@@ -123,7 +123,7 @@ data class ModelContract(
         const val SCHEMA = "edge-sr/model-contract"
         const val SCHEMA_VERSION = 1L
 
-        /** Overlap for contracts written before the `tiling` field existed (as edge_sr.bundle). */
+        /** Overlap for contracts written before the `tiling` field existed (as edge_sr.app_bundle). */
         const val DEFAULT_OVERLAP = 16
 
         /** Reads a contract file; [ContractError] names the file on any problem. */
