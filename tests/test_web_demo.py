@@ -1,6 +1,8 @@
 """The web demo end to end: `edge-sr bundle --app web`, `edge-sr serve-demo`, and the page driven in
-headless Chromium (Debian's chromium, playwright-core from npm) for an fp32 and an INT8 model,
-its output checked against Python onnxruntime and the contract's golden pair."""
+headless Chromium (Debian's chromium, playwright-core from npm) for an fp32 and an INT8 model
+(WebAssembly) and on WebGPU, its output checked against Python onnxruntime, against onnxruntime-web
+under Node (INT8: bit for bit) and the contract's golden pair; and the page's platform-free code
+(contract reading, tiling, pixels) under Node against Python."""
 
 from __future__ import annotations
 
@@ -19,8 +21,17 @@ from edge_sr.cli import main
 from conftest import QUICK_RECIPE, REPO
 
 BROWSER_DIR = REPO / "tests" / "browser"
+WEB = REPO / "apps" / "web"
+
+
+def _probe(*args: str) -> str:
+    completed = subprocess.run(["node", "tools/core-probe.mjs", *args], cwd=WEB, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
 LR_SIZE = (72, 100)  # H, W of the real DIV2K crop the page upscales
-TILE = 64            # the page's largest tile: forces a 2x2 tile grid with the contract's overlap
+TILE = 64            # the page's largest tile: forces a grid of tiles (2 x 3) with the contract's overlap
 FP32_TOLERANCE = 1e-4
 """web-fp32-vs-onnxruntime: onnxruntime-web (WebAssembly) vs Python onnxruntime, same artifact."""
 
@@ -181,18 +192,17 @@ def test_web_demo_int8_matches_python_onnxruntime_without_graph_optimisations(si
     assert identical >= INT8_MIN_IDENTICAL
     assert steps.max() <= INT8_MAX_STEPS + 1e-3
     assert mse == 0 or 10 * np.log10(1 / mse) >= INT8_MIN_PSNR_DB
+    # Against onnxruntime on the same (WebAssembly) kernels, run by Node outside the page, at the
+    # same optimisation level: the page adds nothing — pixels in, tensors out, bit for bit.
+    x = _pixels_tensor(lr_image).numpy()
+    x.tofile(tmp_path / "input.f32")
+    _probe("run", str(site / "models" / entry["contract"].removesuffix(".contract.json")), str(tmp_path / "input.f32"),
+           str(x.shape[2]), str(x.shape[3]), optimization, str(tmp_path / "node.f32"))
+    node = np.fromfile(tmp_path / "node.f32", dtype=np.float32).reshape(output.shape)
+    assert np.array_equal(output, node), f"{int((output != node).sum())} values differ from onnxruntime-web under Node"
 
 
 # --- the page's platform-free code under Node: contract reading, tiling, pixels ------------------
-
-WEB = REPO / "apps" / "web"
-
-
-def _probe(*args: str) -> str:
-    completed = subprocess.run(["node", "tools/core-probe.mjs", *args], cwd=WEB, capture_output=True, text=True, timeout=120)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    return completed.stdout
-
 
 def test_web_contract_reading_matches_python_on_real_contracts(app_contracts, tmp_path):
     from edge_sr.app_bundle import contract_view

@@ -2,8 +2,11 @@
 //   node core-probe.mjs views CONTRACT.json...   -> one parsed contract view (JSON) per line
 //   node core-probe.mjs tiles CASES.json         -> tile plans for [[height, width, tile_h, tile_w, overlap], ...]
 //   node core-probe.mjs pixels                   -> pixel <-> tensor round trips for every layout and dtype
+//   node core-probe.mjs run MODEL.onnx INPUT.f32 H W LEVEL OUTPUT.f32
+//                                                -> onnxruntime-web's WebAssembly kernels under Node on an
+//                                                   NCHW float32 input (the page's runtime without the page)
 // A contract that does not parse prints {"error": "..."} on its line.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { contractView } from '../js/contract.js';
 import { floatNCHWToPixels, outputToFloatNCHW, pixelsToTensor } from '../js/tensor.js';
@@ -43,7 +46,17 @@ if (command === 'views') {
     return { ...facts, mismatches, first: Array.from(tensor.slice(0, 4)), type: tensor.constructor.name };
   });
   console.log(JSON.stringify(report));
+} else if (command === 'run') {
+  const [model, input, height, width, level, output] = args;
+  const ort = await import('../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs');
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(model)), { executionProviders: ['wasm'], graphOptimizationLevel: level });
+  const data = new Float32Array(readFileSync(input).buffer.slice(0));
+  const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, [1, 3, Number(height), Number(width)]) });
+  const values = result[session.outputNames[0]].data;
+  writeFileSync(output, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+  console.log(JSON.stringify({ dims: result[session.outputNames[0]].dims }));
 } else {
-  console.error(`usage: core-probe.mjs views|tiles|pixels ...; found ${command}`);
+  console.error(`usage: core-probe.mjs views|tiles|pixels|run ...; found ${command}`);
   process.exit(2);
 }
