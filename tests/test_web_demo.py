@@ -164,16 +164,18 @@ def test_web_demo_webgpu_backend_matches_python_onnxruntime(site, server, tmp_pa
 
 
 INT8_MIN_IDENTICAL = 0.90
-INT8_MAX_STEPS = 4
+INT8_MAX_STEPS = 8
 INT8_MIN_PSNR_DB = 55.0
-"""web-int8-vs-onnxruntime.  Exact equality is not reachable: onnxruntime-web and Python
-onnxruntime run the same QDQ graph with graph optimisations off, but their float kernels round
-differently (WebAssembly SIMD vs x86 AVX-512 accumulation order in Conv, and Sigmoid); a value on
-a rounding boundary before a QuantizeLinear moves one 8-bit step and the change travels on
-(measured: first divergence at the 3rd conv, 1 value).  So: at least 90 % of output values
-identical (96 % measured), none more than 4 steps of 1/255 apart (3 measured), PSNR between the
-two >= 55 dB (61 measured).  With optimisations on, the two runtimes fuse differently and agree
-less (90 % identical, 57 dB)."""
+"""web-int8-vs-python-onnxruntime.  Exact equality with Python onnxruntime is not reachable: both
+run the same QDQ graph with graph optimisations off, but their float kernels round differently
+(x86 MLAS accumulates Conv with AVX-512 FMA, WebAssembly SIMD with separate multiply and add;
+Sigmoid's approximations differ too), and a value on a rounding boundary before a QuantizeLinear
+moves one 8-bit step and the change travels on: per-node outputs first differ at the 3rd conv
+(1 value); onnxruntime 1.30.0 (the web build's version) and 1.31.1 differ from the web the same
+way.  So: >= 90 % of output values identical (96 % measured), none more than 8 steps of 1/255
+apart (3 measured here; 5 for the main job's refit model on a 160x90 crop), PSNR between the two
+>= 55 dB (61 measured).  Equality is then checked where it does hold: against onnxruntime on the
+same WebAssembly kernels at the same optimisation level (Node), bit for bit."""
 
 
 def test_web_demo_int8_matches_python_onnxruntime_without_graph_optimisations(site, server, lr_image, tmp_path):
