@@ -150,18 +150,19 @@ def _read_manifest(path: Path, app: str) -> list[dict[str, Any]]:
     return list(data.get("models", []))
 
 
-def _copy_web_site_check() -> None:
+def _web_vendor() -> Path:
+    """onnxruntime-web's runtime files (installed by `npm ci` in apps/web)."""
     vendor = APPS_DIR / "web" / WEB_VENDOR
     missing = [name for name in WEB_VENDOR_FILES if not (vendor / name).is_file()]
     if missing:
         raise EdgeSRError(f"{vendor}: expected onnxruntime-web's {', '.join(missing)} (run `npm ci` in apps/web), found none")
+    return vendor
 
 
 def _copy_web_site(site: Path) -> None:
     """The web app's own files and onnxruntime-web's runtime files, into ``site``."""
-    _copy_web_site_check()
+    vendor = _web_vendor()
     source = APPS_DIR / "web"
-    vendor = source / WEB_VENDOR
     if site.resolve() != source.resolve():
         for name in WEB_SITE_FILES:
             if (source / name).is_dir():
@@ -200,14 +201,14 @@ def place_bundle(*, app: str, model: str, artifacts: list[tuple[str, str, Path]]
     site, models_dir = _destinations(app, output)
     manifest_path = models_dir / MANIFEST
     kept = [entry for entry in _read_manifest(manifest_path, app) if entry.get("model") != model]
-    files = [(path, target, precision) for target, precision, artifact in artifacts for path in _companions(artifact)]
+    files = [path for _, _, artifact in artifacts for path in _companions(artifact)]
     if site is not None:
         site.mkdir(parents=True, exist_ok=True)
         _copy_web_site(site)
     models_dir.mkdir(parents=True, exist_ok=True)
     for old in models_dir.glob(f"{model}.*"):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
-    for path, _, _ in files:
+    for path in files:
         if move:
             os.replace(path, models_dir / path.name)
         elif path.is_dir():
@@ -254,25 +255,34 @@ def bundle(
     if unknown:
         raise OptionError(f"--precision {','.join(unknown)}: expected fp32, fp16 or int8")
     if app == "web":
-        _copy_web_site_check()
+        _web_vendor()
     _, models_dir = _destinations(app, output)
     name = deploy.zoo_name or Path(deploy.source).stem
+    # Staging beside the destination, so placing is a rename; a folder made only for it goes
+    # again if the conversion fails.
+    missing = [folder for folder in (models_dir.parent, *models_dir.parent.parents) if not folder.exists()]
+    made = missing[-1] if missing else None
     models_dir.parent.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix=".edge-sr-bundle-", dir=models_dir.parent) as staging_name:
-        staging = Path(staging_name)
-        artifacts: list[tuple[str, str, Path]] = []
-        builds: dict = {}
-        for target in spec.targets:
-            for precision in precisions:
-                if progress:
-                    progress(f"{target} {precision}")
-                paths = provision(
-                    deploy, target=target, precision=precision, sizes=[size], output_dir=staging,
-                    int8_builds=builds, recipe=recipe, progress=progress, notes=notes,
-                )
-                artifacts += [(target, precision, path) for path in paths]
-        result = place_bundle(app=app, model=name, artifacts=artifacts, output=output, move=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".edge-sr-bundle-", dir=models_dir.parent) as staging_name:
+            staging = Path(staging_name)
+            artifacts: list[tuple[str, str, Path]] = []
+            builds: dict = {}
+            for target in spec.targets:
+                for precision in precisions:
+                    if progress:
+                        progress(f"{target} {precision}")
+                    paths = provision(
+                        deploy, target=target, precision=precision, sizes=[size], output_dir=staging,
+                        int8_builds=builds, recipe=recipe, progress=progress, notes=notes,
+                    )
+                    artifacts += [(target, precision, path) for path in paths]
+            result = place_bundle(app=app, model=name, artifacts=artifacts, output=output, move=True)
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     return BundleResult(models_dir=result.models_dir, site_dir=result.site_dir, entries=result.entries, notes=notes)
 
 

@@ -55,6 +55,22 @@ def test_bundle_errors_are_one_line_and_leave_nothing(tmp_path, zoo_dir, monkeyp
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "npm ci" in error and "onnxruntime-web" in error
     assert not (tmp_path / "site").exists()
+    # A conversion that fails leaves neither artifacts nor the folders made for them.
+    import edge_sr.artifacts as artifacts
+    from edge_sr.errors import VerificationError
+
+    real_provision = artifacts.provision
+
+    def provision_failing_on_tflite(deploy, *, target, **options):
+        if target == "tflite":
+            raise VerificationError("tflite: simulated verification failure (test)")
+        return real_provision(deploy, target=target, **options)
+
+    monkeypatch.setattr(artifacts, "provision", provision_failing_on_tflite)
+    assert main(["bundle", "span-ch28", "--app", "android", "--precision", "fp32", "-o", str(tmp_path / "new" / "models")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("edge-sr:")]
+    assert errors == ["edge-sr: error: tflite: simulated verification failure (test)"]
+    assert not (tmp_path / "new").exists()
 
 
 def test_serve_demo_sends_the_headers_threads_need(tmp_path, capsys):
