@@ -30,7 +30,7 @@ from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.quant.reconstruct import reconstruct
 from edge_sr.quant.refit import refit
 from edge_sr.quant.sensitivity import analyze, fallback_search, simulate
-from edge_sr.quant.validation import ValidationPair, mean_psnr_y
+from edge_sr.quant.validation import DropPredictor, ValidationPair, mean_psnr_y
 
 
 REFIT_CROP = 64
@@ -89,16 +89,17 @@ def build_int8(
     say("calibrating")
     prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
     float_psnr = mean_psnr_y(module, validation, scale=scale)
+    predictor = DropPredictor.measure(module, validation, scale=scale, reference_psnr_db=recipe.reference_psnr_db)
     unrefitted = copy.deepcopy(float_graph)
     if recipe.weight_rounding == "refit":
         say("refitting weights")
         simulation = simulate(prepared)
-        before = mean_psnr_y(simulation.module, validation, scale=scale)
+        before = predictor.drop(simulation.module)
         refit_report = refit(float_graph, simulation, [b[:, :, :REFIT_CROP, :REFIT_CROP] for b in batches])
         prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
         report["steps"].append({
             "step": "refit", "layers": refit_report.as_dict(),
-            "validation_drop_before_db": round(float_psnr - before, 4),
+            "predicted_drop_before_db": round(before, 4),
         })
     if recipe.reconstruction_steps:
         say(f"reconstructing the output ({recipe.reconstruction_steps} steps)")
@@ -110,46 +111,50 @@ def build_int8(
         report["steps"].append({"step": "reconstruct", **reconstruction.as_dict()})
     simulation = simulate(prepared)
     quantised_psnr = mean_psnr_y(simulation.module, validation, scale=scale)
+    all_int8_drop = predictor.drop(simulation.module)
     report["validation"] = {
         "images": [pair.name for pair in validation],
         "protocol": "Y PSNR (MATLAB-rounded), border = scale; HR = held-out DIV2K LR images, LR = their bicubic downscale",
         "float_psnr_db": round(float_psnr, 4),
         "all_int8_psnr_db": round(quantised_psnr, 4),
         "all_int8_drop_db": round(float_psnr - quantised_psnr, 4),
+        "all_int8_output_noise_psnr_db": round(predictor.noise_psnr_db(simulation.module), 3),
+        "reference_psnr_db": recipe.reference_psnr_db,
+        "all_int8_predicted_drop_db": round(all_int8_drop, 4),
     }
+    over_budget = recipe.max_psnr_drop is not None and all_int8_drop > recipe.max_psnr_drop
     ranking = None
-    if analyze_layers or (recipe.max_psnr_drop is not None and float_psnr - quantised_psnr > recipe.max_psnr_drop):
+    if analyze_layers or over_budget:
         say("ranking layers by sensitivity")
-        _, ranking = analyze(simulation, lambda m: mean_psnr_y(m, validation, scale=scale), float_psnr=float_psnr)
+        _, ranking = analyze(simulation, predictor.drop)
         report["sensitivity"] = [row.as_dict() for row in ranking]
-    if recipe.max_psnr_drop is not None and float_psnr - quantised_psnr > recipe.max_psnr_drop:
+    if over_budget:
         say("searching the float fallback")
         by_label = {label: node for node, label in labels.items()}
-        rebuilt: dict[frozenset[str], tuple[float, fx.GraphModule, Any]] = {}
+        rebuilt: dict[frozenset[str], tuple[float, fx.GraphModule, Any, fx.GraphModule]] = {}
 
-        def evaluate_keeping(extra: frozenset[str]) -> float:
+        def drop_keeping(extra: frozenset[str]) -> float:
             nodes = {by_label[label] for label in keep | extra}
             # Layers kept in float get their original weights back: the refitted ones are
             # on the int8 grid and compensate for quantised inputs they no longer receive.
             graph = _restore_weights(float_graph, unrefitted, nodes)
             candidate = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=nodes)
             candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
-            psnr = mean_psnr_y(simulate(candidate_prepared).module, validation, scale=scale)
-            rebuilt[extra] = (psnr, candidate_prepared, candidate, graph)
-            return psnr
+            drop = predictor.drop(simulate(candidate_prepared).module)
+            rebuilt[extra] = (drop, candidate_prepared, candidate, graph)
+            return drop
 
-        chosen, final = fallback_search(
-            evaluate_keeping, float_psnr=float_psnr, max_drop=recipe.max_psnr_drop, ranking=ranking,
-        )
+        chosen, final = fallback_search(drop_keeping, max_drop=recipe.max_psnr_drop, ranking=ranking)
         if frozenset(chosen) not in rebuilt:
-            evaluate_keeping(frozenset(chosen))
+            drop_keeping(frozenset(chosen))
         _, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
         keep |= set(chosen)
         report["fallback"] = {
             "max_psnr_drop_db": recipe.max_psnr_drop,
+            "reference_psnr_db": recipe.reference_psnr_db,
             "kept_float": sorted(chosen),
-            "drop_db": round(float_psnr - final, 4),
-            "met": float_psnr - final <= recipe.max_psnr_drop,
+            "predicted_drop_db": round(final, 4),
+            "met": final <= recipe.max_psnr_drop,
             "rebuilds": len(rebuilt),
         }
     converted = pt2e.convert(prepared, fold_quantize=fold_quantize)

@@ -175,8 +175,10 @@ def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
     """Wraps a target's PT2E quantiser so the recipe applies whatever the target's defaults are.
 
     After the target annotates: nodes named in ``keep`` lose every annotation and their
-    producers stop quantising their outputs, so a kept layer computes in float on float inputs
-    (what it outputs is quantised by its consumers as usual); per-tensor activation specs get the recipe's range
+    weightless producers stop quantising their outputs, so a kept layer computes in float, on
+    float inputs unless an integer conv produces them (XNNPACK and TFLite have no integer conv
+    with a float output; one left in the graph fails to lower); what it outputs is quantised by
+    its consumers as usual; per-tensor activation specs get the recipe's range
     estimator (weights keep the target's per-channel min/max, which reproduces on-grid weights
     exactly); with ``recipe.image_grid_io`` the image input and output use the fixed 8-bit
     image grid.  Built as a subclass of torchao's ``Quantizer`` on call, so importing this module
@@ -198,11 +200,12 @@ def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
             for node in model.graph.nodes:
                 if node.name in self.keep:
                     node.meta.pop(ANNOTATION_KEY, None)
-                    # Its inputs must reach it unquantised too: producers stop quantising their
-                    # outputs (their other consumers still quantise what they read).
+                    # Its inputs should reach it unquantised too: producers stop quantising their
+                    # outputs (their other consumers still quantise what they read) — except
+                    # integer convs, which integer backends run only with integer outputs.
                     for source in node.all_input_nodes:
                         annotation = source.meta.get(ANNOTATION_KEY)
-                        if annotation is not None:
+                        if annotation is not None and not any(_is_weight(s) for s in annotation.input_qspec_map):
                             annotation.output_qspec = None
             for node in model.graph.nodes:
                 annotation = node.meta.get(ANNOTATION_KEY)

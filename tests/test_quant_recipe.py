@@ -27,6 +27,7 @@ def test_recipe_round_trips_and_is_frozen():
         ({"activation_granularity": "per-channel"}, "per-tensor"),
         ({"percentile": 10.0}, "percentile"),
         ({"version": 2}, "version 2"),
+        ({"reference_psnr_db": 5.0}, "reference_psnr_db 5.0"),
         ({"calibration": {"images": 0}}, "images >= 1"),
     ],
 )

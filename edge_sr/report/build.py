@@ -498,26 +498,23 @@ def _sensitivity(deploy, builds: dict, request: ReportRequest) -> dict[str, Any]
     from edge_sr.quant.flow import calibration_inputs
     from edge_sr.quant.recipe import Int8Recipe
     from edge_sr.quant.sensitivity import analyze, simulate
-    from edge_sr.quant.validation import mean_psnr_y
+    from edge_sr.quant.validation import DropPredictor
 
     if not builds or request.sensitivity_images == 0:
         return {"skipped": "no INT8 build" if not builds else "--sensitivity-images 0"}
     key, build = next(iter(builds.items()))
     try:
-        _, validation, _ = calibration_inputs(Int8Recipe.from_dict(json.loads(key)["recipe"]), scale=deploy.scale)
+        recipe = Int8Recipe.from_dict(json.loads(key)["recipe"])
+        _, validation, _ = calibration_inputs(recipe, scale=deploy.scale)
         subset = validation[: request.sensitivity_images]
-
-        def evaluate(module) -> float:
-            return mean_psnr_y(module, subset, scale=deploy.scale)
-
-        float_psnr = evaluate(deploy.module)
+        predictor = DropPredictor.measure(deploy.module, subset, scale=deploy.scale, reference_psnr_db=recipe.reference_psnr_db)
         # The chart shows each layer's cost quantised alone: half the evaluations of a full analysis.
-        quantised, rows = analyze(simulate(build.prepared), evaluate, float_psnr=float_psnr, float_alone=False)
+        quantised, rows = analyze(simulate(build.prepared), predictor.drop, float_alone=False)
         return {
             "quantizer": json.loads(key)["quantizer"],
             "images": [pair.name for pair in subset],
-            "float_psnr_db": round(float_psnr, 4),
-            "all_int8_psnr_db": round(quantised, 4),
+            "reference_psnr_db": recipe.reference_psnr_db,
+            "all_int8_predicted_drop_db": round(quantised, 4),
             "layers": [row.as_dict() for row in rows],
         }
     except Exception as error:

@@ -168,7 +168,7 @@ def _charts(report: dict[str, Any]) -> list[str]:
         top = sorted(analysis["layers"], key=lambda r: -r["cost_quantised_alone_db"])[:16]
         charts.append(svg.bar_chart(
             [(row["layer"], row["cost_quantised_alone_db"]) for row in top],
-            title=f"{model}: PSNR cost of each layer quantised alone (top {len(top)})", y_label="dB",
+            title=f"{model}: predicted PSNR drop of each layer quantised alone (top {len(top)})", y_label="dB",
         ))
     points = []
     size, threads = _sizes(report)[0] if _sizes(report) else ([256, 256], 1)
