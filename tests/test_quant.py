@@ -355,5 +355,8 @@ def test_int8_table_with_a_005_db_budget(model, target, tmp_path, zoo_dir, data_
     contract = json.loads(result.contract.read_text())
     fallback = contract["quantization"].get("fallback", {"met": True, "kept_float": []})
     assert fallback["met"], fallback
-    print(json.dumps({"model": model, "target": target, "kept_float": fallback["kept_float"], **contract["accuracy"]["datasets"]}))
+    rows = contract["accuracy"]["datasets"]
+    print(json.dumps({"model": model, "target": target, "kept_float": fallback["kept_float"], **rows}))
+    # The budget is decided on held-out DIV2K images; it must hold where it is judged.
+    assert all(rows[name]["int8_drop"]["psnr_y"] <= 0.05 for name in ("Set14", "Urban100")), rows
 
