@@ -223,6 +223,10 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     assert fallback["met"] and fallback["predicted_drop_db"] <= budget
     assert kept.keep_float == sorted(fallback["kept_float"]) and kept.keep_float
     assert kept.report["sensitivity"][0]["gain_float_alone_db"] >= kept.report["sensitivity"][-1]["gain_float_alone_db"]
+    # A layer's cost alone excludes what the refitted weights cost with no point quantised
+    # (charged to every layer, that made each look almost as costly as the whole network).
+    costs = sorted(row["cost_quantised_alone_db"] for row in kept.report["sensitivity"])
+    assert costs[0] < 0.2 * drop_cheap and costs[len(costs) // 2] < 0.5 * drop_cheap, (costs, drop_cheap)
     # The kept layers really are float in the converted graph, and its noise is what was predicted.
     from edge_sr.quant.validation import DropPredictor
 
