@@ -30,7 +30,7 @@ from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.quant.reconstruct import reconstruct
 from edge_sr.quant.refit import refit
 from edge_sr.quant.sensitivity import analyze, fallback_search, simulate
-from edge_sr.quant.validation import DropPredictor, ValidationPair, mean_psnr_y
+from edge_sr.quant.validation import DropPredictor, ValidationPair
 
 
 REFIT_CROP = 64
@@ -88,7 +88,6 @@ def build_int8(
 
     say("calibrating")
     prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
-    float_psnr = mean_psnr_y(module, validation, scale=scale)
     predictor = DropPredictor.measure(module, validation, scale=scale, reference_psnr_db=recipe.reference_psnr_db)
     unrefitted = copy.deepcopy(float_graph)
     if recipe.weight_rounding == "refit":
@@ -110,15 +109,15 @@ def build_int8(
         )
         report["steps"].append({"step": "reconstruct", **reconstruction.as_dict()})
     simulation = simulate(prepared)
-    quantised_psnr = mean_psnr_y(simulation.module, validation, scale=scale)
-    all_int8_drop = predictor.drop(simulation.module)
+    all_int8 = predictor.figures(simulation.module)
+    all_int8_drop = all_int8.drop_db
     report["validation"] = {
         "images": [pair.name for pair in validation],
         "protocol": "Y PSNR (MATLAB-rounded), border = scale; HR = held-out DIV2K LR images, LR = their bicubic downscale",
-        "float_psnr_db": round(float_psnr, 4),
-        "all_int8_psnr_db": round(quantised_psnr, 4),
-        "all_int8_drop_db": round(float_psnr - quantised_psnr, 4),
-        "all_int8_output_noise_psnr_db": round(predictor.noise_psnr_db(simulation.module), 3),
+        "float_psnr_db": round(predictor.float_psnr_db, 4),
+        "all_int8_psnr_db": round(all_int8.psnr_db, 4),
+        "all_int8_drop_db": round(predictor.float_psnr_db - all_int8.psnr_db, 4),
+        "all_int8_output_noise_psnr_db": round(all_int8.noise_psnr_db, 3),
         "reference_psnr_db": recipe.reference_psnr_db,
         "all_int8_predicted_drop_db": round(all_int8_drop, 4),
     }

@@ -61,15 +61,6 @@ def to_uint8(output: torch.Tensor) -> np.ndarray:
     return torch.round(output[0].clamp(0.0, 1.0) * 255.0).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def mean_psnr_y(run: Callable[[torch.Tensor], torch.Tensor], pairs: list[ValidationPair], *, scale: int) -> float:
-    """Mean Y PSNR (MATLAB-rounded Y, border = scale) of ``run`` on ``pairs``."""
-    values = []
-    with torch.no_grad():
-        for pair in pairs:
-            values.append(psnr_y(to_uint8(run(pair.lr)), pair.hr, border=scale))
-    return float(np.mean(values))
-
-
 def predicted_drop_db(noise_mse: float, *, reference_psnr_db: float) -> float:
     """``10·log10(1 + noise / e)``: the PSNR lost when independent noise of mean square ``noise``
     (Y, 8-bit units²) adds to a float error of mean square ``e`` = the error at ``reference_psnr_db``."""
@@ -78,42 +69,69 @@ def predicted_drop_db(noise_mse: float, *, reference_psnr_db: float) -> float:
 
 
 @dataclass(frozen=True)
+class NoiseFigures:
+    """One candidate on the validation pairs: ``drop_db`` predicted (mean over images),
+    ``noise_psnr_db`` its Y output against the float network's (pixels pooled), ``psnr_db`` its
+    mean Y PSNR against the held-out "HR" images."""
+
+    drop_db: float
+    noise_psnr_db: float
+    psnr_db: float
+
+
+@dataclass(frozen=True)
 class DropPredictor:
     """Predicts a quantised network's benchmark PSNR drop from its output noise on held-out images.
 
     ``float_y``: the float network's output on each validation LR image, as MATLAB-rounded Y
-    (HxW float64, border of ``scale`` removed), the reference every candidate is compared with.
+    (HxW float64, border of ``scale`` removed), the reference every candidate is compared with;
+    ``float_psnr_db``: the float network's mean Y PSNR on the pairs.
     """
 
     pairs: list[ValidationPair]
     scale: int
     reference_psnr_db: float
     float_y: list[np.ndarray]
+    float_psnr_db: float
 
     @classmethod
     def measure(
         cls, float_run: Callable[[torch.Tensor], torch.Tensor], pairs: list[ValidationPair], *, scale: int,
         reference_psnr_db: float,
     ) -> "DropPredictor":
-        with torch.no_grad():
-            float_y = [_y(float_run(pair.lr), scale) for pair in pairs]
-        return cls(pairs=pairs, scale=scale, reference_psnr_db=reference_psnr_db, float_y=float_y)
+        outputs = _outputs(float_run, pairs)
+        return cls(
+            pairs=pairs, scale=scale, reference_psnr_db=reference_psnr_db,
+            float_y=[_y(output, scale) for output in outputs],
+            float_psnr_db=_mean_psnr_y(outputs, pairs, scale),
+        )
 
-    def noise_mse(self, run: Callable[[torch.Tensor], torch.Tensor]) -> list[float]:
-        """Per image, mean square Y difference (8-bit units²) between ``run`` and the float network."""
-        with torch.no_grad():
-            return [float(np.mean((_y(run(pair.lr), self.scale) - reference) ** 2)) for pair, reference in zip(self.pairs, self.float_y)]
+    def figures(self, run: Callable[[torch.Tensor], torch.Tensor]) -> NoiseFigures:
+        """All three figures from one pass of ``run`` over the pairs."""
+        outputs = _outputs(run, self.pairs)
+        noise = [float(np.mean((_y(output, self.scale) - reference) ** 2)) for output, reference in zip(outputs, self.float_y)]
+        pooled = float(np.mean(noise))
+        return NoiseFigures(
+            drop_db=float(np.mean([predicted_drop_db(m, reference_psnr_db=self.reference_psnr_db) for m in noise])),
+            noise_psnr_db=float("inf") if pooled == 0 else float(10.0 * np.log10(255.0**2 / pooled)),
+            psnr_db=_mean_psnr_y(outputs, self.pairs, self.scale),
+        )
 
     def drop(self, run: Callable[[torch.Tensor], torch.Tensor]) -> float:
-        """Mean over images of the predicted drop (dB); 0 for the float network itself."""
-        return float(np.mean([predicted_drop_db(m, reference_psnr_db=self.reference_psnr_db) for m in self.noise_mse(run)]))
-
-    def noise_psnr_db(self, run: Callable[[torch.Tensor], torch.Tensor]) -> float:
-        """Y PSNR of ``run``'s output against the float network's (all pixels pooled)."""
-        mse = float(np.mean(self.noise_mse(run)))
-        return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+        """The predicted drop (dB); 0 for the float network itself."""
+        return self.figures(run).drop_db
 
 
-def _y(output: torch.Tensor, border: int) -> np.ndarray:
-    y = rgb_to_y(to_uint8(output))
+def _outputs(run: Callable[[torch.Tensor], torch.Tensor], pairs: list[ValidationPair]) -> list[np.ndarray]:
+    with torch.no_grad():
+        return [to_uint8(run(pair.lr)) for pair in pairs]
+
+
+def _mean_psnr_y(outputs: list[np.ndarray], pairs: list[ValidationPair], scale: int) -> float:
+    """Mean Y PSNR (MATLAB-rounded Y, border = scale) of uint8 outputs against the pairs' HR."""
+    return float(np.mean([psnr_y(output, pair.hr, border=scale) for output, pair in zip(outputs, pairs)]))
+
+
+def _y(output: np.ndarray, border: int) -> np.ndarray:
+    y = rgb_to_y(output)
     return y[border:-border, border:-border] if border > 0 else y

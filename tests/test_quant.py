@@ -244,7 +244,8 @@ def test_predicted_drop_follows_the_noise_it_adds(span, div2k_lr):
     assert predicted_drop_db(reference_mse / 10, reference_psnr_db=28.0) == pytest.approx(0.4139, abs=1e-4)
     pairs = validation_pairs(div2k_lr, scale=4, calibration_count=6, count=2)
     predictor = DropPredictor.measure(span, pairs, scale=4, reference_psnr_db=28.0)
-    assert predictor.drop(span) == 0.0 and predictor.noise_psnr_db(span) == float("inf")
+    itself = predictor.figures(span)
+    assert itself.drop_db == 0.0 and itself.noise_psnr_db == float("inf") and itself.psnr_db == predictor.float_psnr_db
     generator = torch.Generator().manual_seed(0)
 
     def noisy(amplitude):
