@@ -142,11 +142,20 @@ def _on_image_grid(spec):
     )
 
 
+VALUE_MOVING_OPS = frozenset({
+    "pixel_shuffle", "view", "_unsafe_view", "reshape", "permute", "transpose", "clone", "contiguous",
+    "squeeze", "unsqueeze", "flatten", "alias", "detach",
+})
+"""Ops that rearrange values without computing new ones: the output grid may be pinned through them."""
+
+
 def _pin_image_grid(model: fx.GraphModule) -> None:
     """Quantise the graph's image input and image output on the 8-bit image grid.
 
     Input: every consumer's spec for a placeholder.  Output: the last annotated producer of the
-    output, found by walking back through unannotated single-input ops (pixel shuffle, views).
+    output, found by walking back through ops that only move values (pixel shuffle, views).  The
+    walk stops at anything that computes: when the last conv is kept in float, the output is
+    float and nothing upstream may be pinned to [0, 1].
     """
     for node in model.graph.nodes:
         annotation = node.meta.get(ANNOTATION_KEY)
@@ -157,12 +166,46 @@ def _pin_image_grid(model: fx.GraphModule) -> None:
                 annotation.input_qspec_map[source] = _on_image_grid(annotation.input_qspec_map[source])
     output = next(node for node in model.graph.nodes if node.op == "output")
     producer = output.args[0][0] if isinstance(output.args[0], (tuple, list)) else output.args[0]
-    while isinstance(producer, fx.Node):
+    while isinstance(producer, fx.Node) and producer.op == "call_function":
         annotation = producer.meta.get(ANNOTATION_KEY)
         if annotation is not None and annotation.output_qspec is not None and not _is_shared(annotation.output_qspec):
             annotation.output_qspec = _on_image_grid(annotation.output_qspec)
             return
+        if op_name(producer) not in VALUE_MOVING_OPS:
+            return
         producer = producer.args[0] if producer.args and isinstance(producer.args[0], fx.Node) else None
+
+
+ELEMENTWISE_OPS = ("add", "sub", "mul")
+
+
+def _annotate_unclaimed_elementwise(model: fx.GraphModule, config) -> list[str]:
+    """Quantise the inputs and output of every add/sub/mul the target's quantiser left alone.
+
+    litert-torch's quantiser claims adds and muls by their ``source_fn_stack`` metadata, which
+    ``torch.export`` no longer records, and the rewrites add nodes of their own; an unclaimed op
+    whose producer is also unclaimed stays float through conversion (SPAN's first conv + border
+    term, and the split concat conv: four float ADDs on full feature maps in a "full-integer"
+    artifact).  Such an op gets the target's own activation specs; ``config`` is its global
+    quantisation config (``input_activation`` / ``output_activation``).  Returns the node names.
+    """
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+
+    if config is None or config.input_activation is None:
+        return []
+    claimed = []
+    for node in model.graph.nodes:
+        if node.op != "call_function" or op_name(node) not in ELEMENTWISE_OPS or ANNOTATION_KEY in node.meta:
+            continue
+        activations = [a for a in node.args[:2] if isinstance(a, fx.Node) and not _is_weight(a)]
+        if not activations:
+            continue
+        node.meta[ANNOTATION_KEY] = QuantizationAnnotation(
+            input_qspec_map={a: config.input_activation for a in activations},
+            output_qspec=config.output_activation, _annotated=True,
+        )
+        claimed.append(node.name)
+    return claimed
 
 
 def _is_shared(spec) -> bool:
@@ -174,7 +217,8 @@ def _is_shared(spec) -> bool:
 def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
     """Wraps a target's PT2E quantiser so the recipe applies whatever the target's defaults are.
 
-    After the target annotates: nodes named in ``keep`` lose every annotation and their
+    After the target annotates: adds, subs and muls it did not claim are quantised with its own
+    activation specs (:func:`_annotate_unclaimed_elementwise`); nodes named in ``keep`` lose every annotation and their
     weightless producers stop quantising their outputs, so a kept layer computes in float, on
     float inputs unless an integer conv produces them (XNNPACK and TFLite have no integer conv
     with a float output; one left in the graph fails to lower); what it outputs is quantised by
@@ -197,6 +241,7 @@ def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
 
         def annotate(self, model):
             model = self.inner.annotate(model)
+            _annotate_unclaimed_elementwise(model, getattr(self.inner, "global_config", None))
             for node in model.graph.nodes:
                 if node.name in self.keep:
                     node.meta.pop(ANNOTATION_KEY, None)
