@@ -5,7 +5,8 @@ deploy module → fold SPAN's normalisation (exact, checked) → export + exact 
 calibrate on DIV2K crops → (``weight_rounding="refit"``) sequential refit of weights and biases
 against the fake-quantised inputs, then re-calibrate → (``reconstruction_steps``) train weights
 through the fake-quantised network towards the float output → (``max_psnr_drop``) sensitivity ranking
-and float fallback on a held-out validation set → convert to a quantize/dequantize graph.
+and float fallback on a held-out validation set, each candidate re-calibrated and refitted for
+its own quantisation points (not reconstructed) → convert to a quantize/dequantize graph.
 
 The returned :class:`Int8Build` carries the converted graph (the PyTorch reference the artifact
 is verified against), the refitted float graph (for targets that quantise with their own tool),
@@ -90,11 +91,12 @@ def build_int8(
     prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
     predictor = DropPredictor.measure(module, validation, scale=scale, reference_psnr_db=recipe.reference_psnr_db)
     unrefitted = copy.deepcopy(float_graph)
+    unrefitted_simulation = simulate(prepared)
     if recipe.weight_rounding == "refit":
         say("refitting weights")
         simulation = simulate(prepared)
         before = predictor.drop(simulation.module)
-        refit_report = refit(float_graph, simulation, [b[:, :, :REFIT_CROP, :REFIT_CROP] for b in batches])
+        refit_report = refit(float_graph, simulation, _refit_crops(batches))
         prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
         report["steps"].append({
             "step": "refit", "layers": refit_report.as_dict(),
@@ -125,25 +127,38 @@ def build_int8(
     ranking = None
     if analyze_layers or over_budget:
         say("ranking layers by sensitivity")
-        _, ranking = analyze(simulation, predictor.drop)
+        # The fallback orders by the cost quantised alone, measured with the original weights:
+        # in the refitted network later convs compensate for earlier layers' noise, which makes
+        # those layers look free, while a candidate keeps its later convs float and unrefitted.
+        # What each layer gains kept float alone is measured only when asked for (2× the work).
+        ranked = unrefitted_simulation if over_budget else simulation
+        _, ranking = analyze(ranked, predictor.drop, float_alone=analyze_layers)
         report["sensitivity"] = [row.as_dict() for row in ranking]
+        report["sensitivity_weights"] = "original" if ranked is unrefitted_simulation else "as converted"
     if over_budget:
         say("searching the float fallback")
         by_label = {label: node for node, label in labels.items()}
+        kept_by_recipe = frozenset(keep)
         rebuilt: dict[frozenset[str], tuple[float, fx.GraphModule, Any, fx.GraphModule]] = {}
 
         def drop_keeping(extra: frozenset[str]) -> float:
-            nodes = {by_label[label] for label in keep | extra}
-            # Layers kept in float get their original weights back: the refitted ones are
-            # on the int8 grid and compensate for quantised inputs they no longer receive.
-            graph = _restore_weights(float_graph, unrefitted, nodes)
+            nodes = {by_label[label] for label in kept_by_recipe | extra}
+            # Each candidate is refitted from the original weights for its own quantisation
+            # points: a refit for the all-int8 network compensates for upstream noise that a
+            # candidate with float layers upstream no longer has, and so adds error there.
+            graph = copy.deepcopy(unrefitted)
             candidate = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=nodes)
             candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
+            if recipe.weight_rounding == "refit":
+                refit(graph, simulate(candidate_prepared), _refit_crops(batches))
+                candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
             drop = predictor.drop(simulate(candidate_prepared).module)
             rebuilt[extra] = (drop, candidate_prepared, candidate, graph)
             return drop
 
-        chosen, final = fallback_search(drop_keeping, max_drop=recipe.max_psnr_drop, ranking=ranking)
+        chosen, final = fallback_search(
+            drop_keeping, max_drop=recipe.max_psnr_drop, ranking=ranking, all_int8_drop=all_int8_drop,
+        )
         if frozenset(chosen) not in rebuilt:
             drop_keeping(frozenset(chosen))
         _, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
@@ -155,6 +170,10 @@ def build_int8(
             "predicted_drop_db": round(final, 4),
             "met": final <= recipe.max_psnr_drop,
             "rebuilds": len(rebuilt),
+            "trials": [
+                {"kept_float": len(kept_by_recipe | extra), "predicted_drop_db": round(trial[0], 4)}
+                for extra, trial in rebuilt.items()
+            ],
         }
     converted = pt2e.convert(prepared, fold_quantize=fold_quantize)
     report["seconds"] = round(time.perf_counter() - started, 2)
@@ -164,17 +183,8 @@ def build_int8(
     )
 
 
-def _restore_weights(graph: fx.GraphModule, original: fx.GraphModule, nodes: set[str]) -> fx.GraphModule:
-    """A copy of ``graph`` whose named nodes use ``original``'s parameters (weights, biases)."""
-    restored = copy.deepcopy(graph)
-    for node in restored.graph.nodes:
-        if node.name not in nodes:
-            continue
-        for argument in node.all_input_nodes:
-            if argument.op == "get_attr":
-                source = pt2e.graph_tensor(original, argument.target)
-                pt2e.graph_tensor(restored, argument.target).data.copy_(source.data)
-    return restored
+def _refit_crops(batches: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    return [batch[:, :, :REFIT_CROP, :REFIT_CROP] for batch in batches]
 
 
 def calibration_inputs(recipe: Int8Recipe, *, scale: int) -> tuple[list[torch.Tensor], list[ValidationPair], dict[str, Any]]:

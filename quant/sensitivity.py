@@ -112,8 +112,8 @@ def analyze(
     """``(all-int8 drop, per-layer sensitivities ranked largest first)``.
 
     ``drop(module)`` is the PSNR (dB) a candidate loses against the float network.  Ranked by
-    ``gain_float_alone`` (what the fallback search needs); with ``float_alone=False`` only the
-    quantised-alone cost is measured (half the evaluations) and ranks the layers.  The cost is
+    ``gain_float_alone``; with ``float_alone=False`` only the quantised-alone cost (what the
+    fallback search orders by) is measured, in half the evaluations, and ranks the layers.  The cost is
     counted from the simulation with no point quantised, not from the float network: after the
     refit its weights are on the int8 grid and compensate for quantised inputs, which alone
     costs SPAN ch28 ~0.35 dB and would otherwise be charged to every layer.
@@ -141,23 +141,36 @@ def analyze(
     return quantised, rows
 
 
+def _relative_noise(drop_db: float) -> float:
+    """The output noise a predicted drop stands for, in units of the reference error (``m / e``)."""
+    return 10.0 ** (max(drop_db, 0.0) / 10.0) - 1.0
+
+
 def fallback_search(
     drop_keeping: Callable[[frozenset[str]], float],
     *,
     max_drop: float,
     ranking: list[LayerSensitivity],
-    prune_trials: int = 8,
+    all_int8_drop: float,
+    prune_trials: int = 6,
 ) -> tuple[list[str], float]:
-    """Few layers to keep in float for ``max_drop`` dB: the shortest prefix of ``ranking`` that
-    meets the budget (doubling, then bisection), then pruned one layer at a time.
+    """Few layers to keep in float for ``max_drop`` dB; returns ``(labels, drop)``.
 
-    ``drop_keeping(labels)`` rebuilds the quantised network with ``labels`` in float and
-    returns its drop: the simulation only ranks, decisions are made on rebuilds (a rebuild
-    re-calibrates and moves quantisation points).  SR networks spread their error over many
-    points, so the prefix is often long; doubling keeps the rebuild count logarithmic.
-    Returns ``(labels, drop)``; with every ranked layer still over budget, all of them.
+    ``drop_keeping(labels)`` rebuilds the quantised network with ``labels`` in float and returns
+    its drop: the simulation only ranks and estimates, decisions are made on rebuilds (a rebuild
+    re-calibrates and moves quantisation points).
+
+    Layers are kept in order of the noise each adds quantised alone, largest first.  That cost is
+    measured against a clean baseline, so it separates the many small contributors a tight
+    budget must choose among (what a layer gains kept float alone, measured against the whole
+    int8 network's noise, does not).  Quantisation noise from different layers adds roughly in
+    power, so the number to keep is first estimated from the costs, scaled so they sum to the
+    all-int8 noise; the rebuilds then walk from that estimate (galloping, then bisection) to the
+    shortest prefix that meets the budget, and finally try quantising the cheapest kept layers
+    one at a time.  With every ranked layer kept and still over budget, returns all of them.
     """
-    labels = [row.label for row in ranking]
+    ordered = sorted(ranking, key=lambda row: (-row.cost_quantised_alone, row.label))
+    labels = [row.label for row in ordered]
     measured: dict[int, float] = {}
 
     def drop_with(count: int) -> float:
@@ -170,13 +183,24 @@ def fallback_search(
 
     if meets(drop_with(0)) or not labels:
         return [], drop_with(0)
-    high = 1
-    while high < len(labels) and not meets(drop_with(high)):
-        high *= 2
-    high = min(high, len(labels))
-    if not meets(drop_with(high)):
-        return labels, drop_with(high)
-    low = high // 2  # fails (or is 0, which failed above)
+    costs = [_relative_noise(row.cost_quantised_alone) for row in ordered]
+    interaction = _relative_noise(all_int8_drop) / sum(costs) if sum(costs) > 0 else 1.0
+    allowed = _relative_noise(max_drop)
+    estimate = next(
+        (count for count in range(1, len(labels) + 1) if interaction * sum(costs[count:]) <= allowed), len(labels)
+    )
+    if meets(drop_with(estimate)):
+        low, high, step = estimate, estimate, 1  # high meets; walk down until a prefix fails
+        while low > 0 and meets(drop_with(low)):
+            high, low = low, max(low - step, 0)
+            step *= 2
+    else:
+        low, high, step = estimate, estimate, 1  # low fails; walk up until a prefix meets
+        while high < len(labels) and not meets(drop_with(high)):
+            low, high = high, min(high + step, len(labels))
+            step *= 2
+        if not meets(drop_with(high)):
+            return labels, drop_with(high)
     while high - low > 1:
         middle = (low + high) // 2
         if meets(drop_with(middle)):

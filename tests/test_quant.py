@@ -221,15 +221,25 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     assert summary["all_int8_predicted_drop_db"] > summary["all_int8_drop_db"] > 0
     # Refit writes into the exported graph only, never into the caller's module.
     assert all(torch.equal(source_state[name], value) for name, value in span.state_dict().items())
-    # Fallback: min-max ranges keep each rebuild cheap; the budget sits just under the full drop.
-    cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=None)
-    drop_cheap = build_int8(span, recipe=cheap, **common).report["validation"]["all_int8_predicted_drop_db"]
-    budget = round(drop_cheap * 0.8, 3)
-    kept = build_int8(span, recipe=dataclasses.replace(cheap, max_psnr_drop=budget), **common)
+    # Fallback: min-max ranges keep each rebuild cheap (and lose more than MSE ranges, so a
+    # budget under the MSE network's drop sits under the min-max network's too).
+    budget = round(drop_refit * 0.8, 3)
+    cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=budget)
+    kept = build_int8(span, recipe=cheap, **common)
+    drop_cheap = kept.report["validation"]["all_int8_predicted_drop_db"]
+    assert drop_cheap > budget
     fallback = kept.report["fallback"]
     assert fallback["met"] and fallback["predicted_drop_db"] <= budget
     assert kept.keep_float == sorted(fallback["kept_float"]) and kept.keep_float
-    assert kept.report["sensitivity"][0]["gain_float_alone_db"] >= kept.report["sensitivity"][-1]["gain_float_alone_db"]
+    # The fallback keeps layers in order of their cost quantised alone with the original weights
+    # (gains are not measured), and records every rebuild it tried.
+    ranking = kept.report["sensitivity"]
+    assert [row["cost_quantised_alone_db"] for row in ranking] == sorted((row["cost_quantised_alone_db"] for row in ranking), reverse=True)
+    assert all(row["gain_float_alone_db"] is None for row in ranking)
+    assert kept.report["sensitivity_weights"] == "original"
+    assert len(fallback["trials"]) == fallback["rebuilds"] <= 16, fallback
+    chosen = {"kept_float": len(fallback["kept_float"]), "predicted_drop_db": fallback["predicted_drop_db"]}
+    assert chosen in fallback["trials"] and any(t["predicted_drop_db"] > budget for t in fallback["trials"])
     # A layer's cost alone excludes what the refitted weights cost with no point quantised
     # (charged to every layer, that made each look almost as costly as the whole network).
     costs = sorted(row["cost_quantised_alone_db"] for row in kept.report["sensitivity"])
