@@ -94,10 +94,8 @@ def build_int8(
     unrefitted_simulation = simulate(prepared)
     if recipe.weight_rounding == "refit":
         say("refitting weights")
-        simulation = simulate(prepared)
-        before = predictor.drop(simulation.module)
-        refit_report = refit(float_graph, simulation, _refit_crops(batches))
-        prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
+        before = predictor.drop(unrefitted_simulation.module)
+        prepared, refit_report = _refit_and_recalibrate(float_graph, quantizer, prepared, batches)
         report["steps"].append({
             "step": "refit", "layers": refit_report.as_dict(),
             "predicted_drop_before_db": round(before, 4),
@@ -150,8 +148,7 @@ def build_int8(
             candidate = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=nodes)
             candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
             if recipe.weight_rounding == "refit":
-                refit(graph, simulate(candidate_prepared), _refit_crops(batches))
-                candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
+                candidate_prepared, _ = _refit_and_recalibrate(graph, candidate, candidate_prepared, batches)
             drop = predictor.drop(simulate(candidate_prepared).module)
             rebuilt[extra] = (drop, candidate_prepared, candidate, graph)
             return drop
@@ -183,8 +180,11 @@ def build_int8(
     )
 
 
-def _refit_crops(batches: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    return [batch[:, :, :REFIT_CROP, :REFIT_CROP] for batch in batches]
+def _refit_and_recalibrate(graph: fx.GraphModule, quantizer, prepared: fx.GraphModule, batches: Sequence[torch.Tensor]):
+    """Refit ``graph``'s convs (in place) against ``prepared``'s quantisation points, then
+    calibrate again: the refitted weights move the activation ranges.  Returns ``(prepared, report)``."""
+    report = refit(graph, simulate(prepared), [batch[:, :, :REFIT_CROP, :REFIT_CROP] for batch in batches])
+    return pt2e.prepare_and_calibrate(graph, quantizer, batches), report
 
 
 def calibration_inputs(recipe: Int8Recipe, *, scale: int) -> tuple[list[torch.Tensor], list[ValidationPair], dict[str, Any]]:
