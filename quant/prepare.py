@@ -52,10 +52,13 @@ class NormalizationFoldedConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad_h, pad_w = self.padding
-        # Derived from x (not zeros_like) so fixed-shape converters cannot fold the H×W mask
-        # into a stored constant (65 KB at 256², a third of an int8 SPAN).
-        outside = F.pad(x[:, :1] * 0.0, (pad_w, pad_w, pad_h, pad_h), value=1.0)
-        return self.conv(x) + self.border(outside)
+        # Derived from x (not ones_like) so fixed-shape converters cannot fold the H×W mask
+        # into a stored constant (65 KB at 256², a third of an int8 SPAN).  The padding value
+        # is 0 and the mask is shifted afterwards, not padded with 1: int8 converters give the
+        # pad its input's quantisation, and 1 is not on the grid of a tensor that is 0
+        # everywhere (LiteRT lost the correction: the outer LR ring was off by ~15/255).
+        minus_inside = F.pad(x[:, :1] * 0.0 - 1.0, (pad_w, pad_w, pad_h, pad_h))
+        return self.conv(x) + self.border(minus_inside + 1.0)
 
 
 def fold_input_normalization(module: nn.Module) -> tuple[nn.Module, bool]:

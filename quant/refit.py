@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import fx
 
 from edge_sr.quant.pt2e import graph_tensor
-from edge_sr.quant.rounding import round_rows
+from edge_sr.quant.rounding import round_rows, sample_columns
 from edge_sr.quant.sensitivity import OBSERVER_PREFIX, Simulation
 
 aten = torch.ops.aten
@@ -43,7 +43,7 @@ def _conv_args(node: fx.Node) -> list:
 def _columns(x: torch.Tensor, kernel, *, stride, padding, dilation) -> torch.Tensor:
     unfolded = F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)
     flat = unfolded.permute(1, 0, 2).reshape(unfolded.shape[1], -1)
-    return flat[:, :: max(1, flat.shape[1] // (COLUMNS_PER_IMAGE * x.shape[0]))].double()
+    return sample_columns(flat, COLUMNS_PER_IMAGE * x.shape[0]).double()
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,21 @@ class RoundingReport:
         }
 
 
+def sample_columns(flat: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` columns of ``flat`` (taps × positions), at fixed pseudo-random positions.
+
+    Not a fixed stride: a stride dividing the image width samples the same image columns in
+    every row (a stride of 4 on 64-wide crops never saw the right-most column, so the taps
+    that only act on the right border went unfitted: one LR column off by ~0.03 after the
+    refit).  The positions depend only on the shape, so float and quantised inputs pair up.
+    """
+    positions = flat.shape[1]
+    if positions <= count:
+        return flat
+    chosen = torch.randperm(positions, generator=torch.Generator().manual_seed(0))[:count].sort().values
+    return flat[:, chosen]
+
+
 def _layer_inputs(module: nn.Module, convs: dict[str, nn.Conv2d], batches: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
     """Per conv, a fixed subsample of its unfolded input columns, (taps, samples) float64."""
     columns: dict[str, list[torch.Tensor]] = {name: [] for name in convs}
@@ -53,8 +68,7 @@ def _layer_inputs(module: nn.Module, convs: dict[str, nn.Conv2d], batches: Seque
             )
             taps = unfolded.shape[1]
             flat = unfolded.permute(1, 0, 2).reshape(taps, -1)
-            stride = max(1, flat.shape[1] // POSITIONS_PER_BATCH)
-            columns[name].append(flat[:, ::stride].double())
+            columns[name].append(sample_columns(flat, POSITIONS_PER_BATCH).double())
         hooks.append(conv.register_forward_hook(hook))
     try:
         with torch.no_grad():

@@ -316,6 +316,33 @@ def test_int8_artifact_is_verified_with_its_quantisation_record(target, int8_art
         assert inspected["inputs"][0]["quantization"]["scale"] == pytest.approx(1 / 255)
 
 
+@pytest.mark.parametrize("target", ("executorch", "tflite"))
+def test_int8_artifact_keeps_the_border_correction(target, int8_artifacts):
+    # The folded normalisation adds a correction on the outer LR row and column only.  LiteRT
+    # once lost it (its int8 pad could not represent the mask's padding value): the outer ring
+    # was ~15/255 off while the interior was ~1/255, yet the whole-image check passed at 256².
+    from edge_sr.converters import get_converter
+    from edge_sr.converters.pipeline import verification_crop
+
+    result = int8_artifacts(target)
+    contract = json.loads(result.contract.read_text())
+    height, width = contract["verification"]["sizes"][0]["size"]
+    runner = get_converter(target).runner(result.artifact, _int8_spec())
+    x, _ = verification_crop(height, width)
+    with torch.inference_mode():
+        reference = edge_sr.collapse(edge_sr.load("span-ch28")).module(x)
+    error = (runner(x) - reference).abs()[0].mean(0)
+    ring = 4  # one LR pixel at x4
+    edges = {
+        "top": error[:ring].mean(), "bottom": error[-ring:].mean(),
+        "left": error[:, :ring].mean(), "right": error[:, -ring:].mean(),
+    }
+    interior = float(error[16:-16, 16:-16].mean())
+    assert interior < 3 / 255
+    worst = max(edges, key=lambda side: float(edges[side]))
+    assert float(edges[worst]) < 4 * interior, (worst, {k: round(float(v), 4) for k, v in edges.items()}, interior)
+
+
 @pytest.mark.parametrize("target", ("executorch", "tflite", "onnx"))
 def test_int8_conversion_is_byte_identical_when_repeated(target, int8_artifacts, tmp_path):
     # Calibration crops, refit and every converter are seeded or order-stable: a second run of
