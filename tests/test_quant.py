@@ -22,7 +22,7 @@ from edge_sr.quant.passes import QUANT_PREPARE_FP32, decompose_silu, split_conca
 from edge_sr.quant.prepare import fold_input_normalization
 from edge_sr.quant.ranges import _fake_quant_error, estimate_range
 from edge_sr.quant.recipe import Calibration, Int8Recipe
-from edge_sr.quant.rounding import WEIGHT_LEVELS, compensated_rounding
+from edge_sr.quant.rounding import WEIGHT_LEVELS, compensated_rounding, sample_columns
 from edge_sr.quant.sensitivity import simulate
 
 INT8_TARGETS = ("executorch", "tflite", "onnx", "coreml")
@@ -87,6 +87,19 @@ def test_decompose_silu_is_exact(span, crops, real_crop):
     assert decompose_silu(graph) == 12
     x = real_crop(31, 27, index=2)
     assert (graph(x) - span(x)).abs().max() <= QUANT_PREPARE_FP32.atol
+
+
+def test_sampled_conv_inputs_cover_every_image_column():
+    # The refit fits each conv on a subsample of its input positions.  A stride dividing the
+    # width (4 on 64-wide crops) never sampled the right-most column, so taps acting only on
+    # the right border went unfitted.
+    batch, height, width = 8, 64, 64
+    column_of_position = torch.arange(width).repeat(batch * height)[None].double()
+    sampled = sample_columns(column_of_position, 1024 * batch)
+    assert sampled.shape == (1, 1024 * batch)
+    counts = torch.bincount(sampled[0].long(), minlength=width)
+    assert int(counts.min()) > 0.5 * 1024 * batch / width, counts
+    assert torch.equal(sample_columns(column_of_position, 1024 * batch), sampled)  # same shape, same positions
 
 
 def test_compensated_rounding_is_on_grid_and_beats_nearest(span, crops):
