@@ -62,7 +62,8 @@ class NormalizationFoldedConv(nn.Module):
 
 
 def fold_input_normalization(module: nn.Module) -> tuple[nn.Module, bool]:
-    """A copy of a SPAN-family module with its input normalisation folded into ``conv_1``.
+    """A copy of a SPAN-family module with its input normalisation folded into ``conv_1`` (and
+    DSCF-Fused's ``conv_fused``, the other conv that reads the normalised input).
 
     Returns ``(copy, folded)``; ``folded`` is False when the network has no normalisation.
     """
@@ -75,10 +76,14 @@ def fold_input_normalization(module: nn.Module) -> tuple[nn.Module, bool]:
         return module, False
     if not isinstance(conv_1, Conv3XCDeploy) or not isinstance(conv_1.eval_conv, nn.Conv2d):
         raise OptionError("normalisation fold: expected a deploy-form conv_1 (collapse the model first)")
-    if getattr(module, "conv_fused", None) is not None:
-        raise OptionError("normalisation fold: DSCF-Fused feeds the normalised input to two convs; not supported")
+    # DSCF-Fused feeds the normalised input to a second conv (block 1's fused 5x5); it folds the same way.
+    conv_fused = getattr(module, "conv_fused", None)
+    if conv_fused is not None and not isinstance(conv_fused, nn.Conv2d):
+        raise OptionError(f"normalisation fold: expected conv_fused to be a Conv2d, found {type(conv_fused).__name__}")
     folded = copy.deepcopy(module)
     folded.conv_1 = Conv3XCDeploy(NormalizationFoldedConv(conv_1.eval_conv, normalize.mean, normalize.img_range))
+    if conv_fused is not None:
+        folded.conv_fused = NormalizationFoldedConv(conv_fused, normalize.mean, normalize.img_range)
     folded.normalize = nn.Identity()
     return folded, True
 

@@ -9,7 +9,7 @@ import edge_sr
 from edge_sr.quant.prepare import FOLD_FP32, check_fold, fold_input_normalization
 
 
-@pytest.mark.parametrize("name", ["span-ch28", "dsclora", "span-team46"])
+@pytest.mark.parametrize("name", ["span-ch28", "dsclora", "span-team46", "dscf-fused"])
 def test_normalisation_fold_is_exact_borders_included(name, zoo_dir, real_crop):
     descriptor = edge_sr.load(name)
     folded, changed = fold_input_normalization(descriptor.module)
@@ -27,5 +27,3 @@ def test_networks_without_normalisation_are_left_alone(zoo_dir):
     module = edge_sr.load("efdn").module
     folded, changed = fold_input_normalization(module)
     assert folded is module and not changed
-    with pytest.raises(edge_sr.OptionError, match="DSCF-Fused"):
-        fold_input_normalization(edge_sr.load("dscf-fused").module)
