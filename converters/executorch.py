@@ -31,6 +31,25 @@ def _delegates(path: Path) -> list[str]:
     return [d.id for plan in program.execution_plan for d in plan.delegates]
 
 
+def _size_breakdown(path: Path) -> dict[str, int]:
+    """Where a ``.pte``'s bytes go: constant tensors (weights, biases and per-channel scales,
+    wherever the program stores them), the delegates' serialised graphs, and the rest (the
+    program itself, the content-hash keys naming each constant, alignment padding)."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    data = path.read_bytes()
+    pte = deserialize_pte_binary(data)
+    program = getattr(pte, "program", pte)
+    named = getattr(pte, "named_data", None)
+    constants = sum(len(getattr(b, "buffer", b)) for b in named.buffers) if named is not None else 0
+    constants += sum(len(buffer.storage) for buffer in program.constant_buffer)
+    delegates = sum(len(blob.data) for blob in program.backend_delegate_data)
+    return {
+        "bytes": len(data), "constant_data": constants, "delegate_graphs": delegates,
+        "program_keys_and_padding": len(data) - constants - delegates,
+    }
+
+
 class _ExecuTorchBase(Converter):
     sdks = (SDK("executorch", "executorch"),)
     min_input_size = 1
@@ -54,7 +73,10 @@ class _ExecuTorchBase(Converter):
 
     def inspect(self, path: Path) -> dict[str, Any]:
         delegates = _delegates(path)
-        return {"delegates": sorted(set(delegates)), "delegate_count": len(delegates), "bytes": path.stat().st_size}
+        return {
+            "delegates": sorted(set(delegates)), "delegate_count": len(delegates), "bytes": path.stat().st_size,
+            "size": _size_breakdown(path),
+        }
 
 
 class ExecuTorchXNNPACKConverter(_ExecuTorchBase):

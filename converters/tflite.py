@@ -242,7 +242,37 @@ class TFLiteConverter(Converter):
             "float_ops": float_compute,
             "op_count": len(ops),
             "high_rank_reshapes": high_rank,
+            "size": _size_breakdown(path),
         }
+
+
+def _size_breakdown(path: Path) -> dict[str, int]:
+    """Where a ``.tflite``'s bytes go: constant buffers (weights, biases), quantisation records
+    (a float32 scale and an int64 zero point per tensor, or per output channel of a per-channel
+    weight or bias), tensor names, and the rest (ops, shapes, the flatbuffer's tables)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    data = path.read_bytes()
+    model = schema.Model.GetRootAs(data, 0)
+    constants = 0
+    for index in range(model.BuffersLength()):
+        buffer = model.Buffers(index)
+        # Buffers past 2 GB live after the flatbuffer, addressed by offset and size.
+        constants += buffer.DataLength() if buffer.Offset() <= 1 else buffer.Size()
+    records = names = 0
+    for graph_index in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(graph_index)
+        for tensor_index in range(graph.TensorsLength()):
+            tensor = graph.Tensors(tensor_index)
+            names += len(tensor.Name() or b"")
+            quantization = tensor.Quantization()
+            if quantization is not None:
+                records += 4 * quantization.ScaleLength() + 8 * quantization.ZeroPointLength()
+                records += 4 * (quantization.MinLength() + quantization.MaxLength())
+    return {
+        "bytes": len(data), "constant_data": constants, "quantisation_records": records,
+        "tensor_names": names, "graph_and_tables": len(data) - constants - records - names,
+    }
 
 
 CONVERTER = TFLiteConverter()
