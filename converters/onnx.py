@@ -20,6 +20,38 @@ INT8_OPSET = 18
 """The dynamo exporter writes per-channel QuantizeLinear/DequantizeLinear from opset 13; it emits 18."""
 
 
+def _qdq_int8_to_uint8(model) -> int:
+    """Rewrite every int8 quantised tensor of a QDQ graph as uint8 (values and zero points + 128).
+
+    Exact: ``(q + 128) - (z + 128) = q - z``.  Why: onnxruntime fuses QDQ into integer kernels,
+    and on x86 CPUs without VNNI its int8-activation × int8-weight kernels multiply in int16
+    pairs that saturate (measured on an AVX2-only EPYC: SPAN ch28 reached 39.9 dB against the
+    PyTorch quantised graph instead of 45.9 dB, and ran 1.7× slower).  uint8 × uint8 takes a
+    path without that overflow on every CPU.  Returns the number of tensors rewritten.
+    """
+    import numpy as np
+    from onnx import numpy_helper
+
+    constants = {tensor.name: tensor for tensor in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            constants.update({node.output[0]: a.t for a in node.attribute if a.name == "value"})
+    quantised = set()
+    for node in model.graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2:
+            quantised.add(node.input[2])
+        if node.op_type == "DequantizeLinear":
+            quantised.add(node.input[0])
+    shifted = 0
+    for name in sorted(quantised & constants.keys()):
+        tensor = constants[name]
+        values = numpy_helper.to_array(tensor)
+        if values.dtype == np.int8:
+            tensor.CopyFrom(numpy_helper.from_array((values.astype(np.int16) + 128).astype(np.uint8), tensor.name))
+            shifted += 1
+    return shifted
+
+
 class ONNXConverter(Converter):
     name = "onnx"
     suffix = ".onnx"
@@ -50,9 +82,13 @@ class ONNXConverter(Converter):
             node.doc_string = ""
             del node.metadata_props[:]
         del model.graph.value_info[:]
+        shifted = _qdq_int8_to_uint8(model)
         onnx.save(model, str(path))
         onnx.checker.check_model(str(path))
-        return ExportFacts(details={"opset": INT8_OPSET, "format": "QDQ (QuantizeLinear/DequantizeLinear)", "exporter": "torch.onnx dynamo"})
+        return ExportFacts(details={
+            "opset": INT8_OPSET, "format": "QDQ (QuantizeLinear/DequantizeLinear), uint8 activations and weights",
+            "exporter": "torch.onnx dynamo", "tensors_shifted_to_uint8": shifted,
+        })
 
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         import onnx
