@@ -23,22 +23,24 @@ def _dynamic_shapes(spec: ExportSpec, min_size: int):
     return ({1: height, 2: width} if spec.layout == "nhwc" else {2: height, 3: width},)
 
 
-def _delegates(path: Path) -> list[str]:
+def _read(path: Path) -> tuple[bytes, Any]:
+    """The file's bytes and its deserialised form (a ``PTEFile`` or, in older ExecuTorch, the program)."""
     from executorch.exir._serialize._program import deserialize_pte_binary
 
-    program = deserialize_pte_binary(path.read_bytes())
+    data = path.read_bytes()
+    return data, deserialize_pte_binary(data)
+
+
+def _delegates(path: Path, pte: Any = None) -> list[str]:
+    program = pte if pte is not None else _read(path)[1]
     program = getattr(program, "program", program)
     return [d.id for plan in program.execution_plan for d in plan.delegates]
 
 
-def _size_breakdown(path: Path) -> dict[str, int]:
+def _size_breakdown(data: bytes, pte: Any) -> dict[str, int]:
     """Where a ``.pte``'s bytes go: constant tensors (weights, biases and per-channel scales,
     wherever the program stores them), the delegates' serialised graphs, and the rest (the
     program itself, the content-hash keys naming each constant, alignment padding)."""
-    from executorch.exir._serialize._program import deserialize_pte_binary
-
-    data = path.read_bytes()
-    pte = deserialize_pte_binary(data)
     program = getattr(pte, "program", pte)
     named = getattr(pte, "named_data", None)
     constants = sum(len(getattr(b, "buffer", b)) for b in named.buffers) if named is not None else 0
@@ -72,10 +74,11 @@ class _ExecuTorchBase(Converter):
         return ExportFacts(details={"delegates": sorted(set(_delegates(path)))})
 
     def inspect(self, path: Path) -> dict[str, Any]:
-        delegates = _delegates(path)
+        data, pte = _read(path)
+        delegates = _delegates(path, pte)
         return {
-            "delegates": sorted(set(delegates)), "delegate_count": len(delegates), "bytes": path.stat().st_size,
-            "size": _size_breakdown(path),
+            "delegates": sorted(set(delegates)), "delegate_count": len(delegates), "bytes": len(data),
+            "size": _size_breakdown(data, pte),
         }
 
 

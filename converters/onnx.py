@@ -20,6 +20,16 @@ INT8_OPSET = 18
 """The dynamo exporter writes per-channel QuantizeLinear/DequantizeLinear from opset 13; it emits 18."""
 
 
+def constant_tensors(model) -> dict[str, Any]:
+    """Name → ``TensorProto`` of every constant: initializers and ``Constant`` nodes' values
+    (the dynamo exporter writes some zero points as the latter)."""
+    constants = {tensor.name: tensor for tensor in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            constants.update({node.output[0]: a.t for a in node.attribute if a.name == "value"})
+    return constants
+
+
 def _qdq_int8_to_uint8(model) -> int:
     """Rewrite every int8 quantised tensor of a QDQ graph as uint8 (values and zero points + 128).
 
@@ -32,10 +42,7 @@ def _qdq_int8_to_uint8(model) -> int:
     import numpy as np
     from onnx import numpy_helper
 
-    constants = {tensor.name: tensor for tensor in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant":
-            constants.update({node.output[0]: a.t for a in node.attribute if a.name == "value"})
+    constants = constant_tensors(model)
     quantised = set()
     for node in model.graph.node:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2:

@@ -363,16 +363,14 @@ def test_onnx_int8_is_uint8_qdq_that_onnxruntime_runs_exactly(int8_artifacts):
     import onnxruntime as ort
     from onnx import numpy_helper
 
+    from edge_sr.converters.onnx import constant_tensors
     from edge_sr.converters.pipeline import psnr, verification_crop
 
     result = int8_artifacts("onnx")
     model = onnx.load(str(result.artifact))
     zero_points = [n.input[2] for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2]
-    constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant":
-            constants.update({node.output[0]: numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"})
-    assert zero_points and {str(constants[name].dtype) for name in zero_points} == {"uint8"}
+    constants = constant_tensors(model)
+    assert zero_points and {str(numpy_helper.to_array(constants[name]).dtype) for name in zero_points} == {"uint8"}
     contract = json.loads(result.contract.read_text())
     assert contract["converter"]["details"]["tensors_shifted_to_uint8"] >= len(set(zero_points))
     x, _ = verification_crop(*contract["verification"]["sizes"][0]["size"])
