@@ -272,11 +272,13 @@ def _print_accuracy(target: str, contract: dict) -> None:
     if not accuracy:
         return
     print(f"  accuracy ({accuracy['how']}):")
-    print("  dataset    fp32 Y   int8 Y   drop Y   fp32 RGB  int8 RGB  drop RGB")
+    print("  dataset    fp32 Y   int8 Y   drop Y   fp32 RGB  int8 RGB  drop RGB  worst image (drop Y)")
     for dataset, row in accuracy["datasets"].items():
+        worst = row.get("int8_worst_image")
         print(
             f"  {dataset:9s}  {row['fp32']['psnr_y']:7.3f}  {row['int8']['psnr_y']:7.3f}  {row['int8_drop']['psnr_y']:+7.3f}"
             f"  {row['fp32']['psnr_rgb']:8.3f}  {row['int8']['psnr_rgb']:8.3f}  {row['int8_drop']['psnr_rgb']:+8.3f}"
+            + (f"  {worst['image']} ({worst['drop_psnr_y']:+.3f})" if worst else "")
         )
 
 

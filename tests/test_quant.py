@@ -426,6 +426,9 @@ def test_int8_accuracy_section_runs_both_artifacts(tmp_path, zoo_dir, data_dir):
     assert row["images"] == 5
     assert row["fp32"]["psnr_y"] == pytest.approx(31.712, abs=0.01)  # the published SPAN ch28 figure
     assert 0.0 <= row["int8_drop"]["psnr_y"] < 0.6
+    worst = row["int8_worst_image"]
+    assert worst["image"] in {"baby", "bird", "butterfly", "head", "woman"}
+    assert worst["drop_psnr_y"] >= row["int8_drop"]["psnr_y"] - 1e-4  # the worst image is at least the mean
     assert (tmp_path / accuracy["fp32_artifact"]).is_file()
 
 
