@@ -108,7 +108,7 @@ def _gmacs(multiply, a, b, *, seconds: float) -> float:
 
 
 def _int_mm(a: torch.Tensor, b: torch.Tensor):
-    return torch._int_mm, a, b
+    return "torch._int_mm (s8 x s8 -> s32)", torch._int_mm, a, b
 
 
 def _quantized_linear(a: torch.Tensor, b: torch.Tensor):
@@ -117,12 +117,12 @@ def _quantized_linear(a: torch.Tensor, b: torch.Tensor):
         warnings.simplefilter("ignore", UserWarning)
         activation = torch.quantize_per_tensor(a.float(), 1.0, 128, torch.quint8)
         packed = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(b.float(), 1.0, 0, torch.qint8), None)
-    return (lambda x, _: torch.ops.quantized.linear(x, packed, 1.0, 128)), activation, b
+    name = f"torch.ops.quantized.linear (u8 x s8, engine {torch.backends.quantized.engine})"
+    return name, (lambda x, _: torch.ops.quantized.linear(x, packed, 1.0, 128)), activation, b
 
 
-# name -> (a, b) -> (multiply, left, right); the quantised engine is x86/FBGEMM or QNNPACK
-_INT8_GEMMS = {"torch._int_mm (s8 x s8 -> s32)": _int_mm,
-               "torch.ops.quantized.linear (u8 x s8, quantised engine)": _quantized_linear}
+# each (a, b) -> (name, multiply, left, right); the quantised engine is x86/FBGEMM or QNNPACK
+_INT8_GEMMS = (_int_mm, _quantized_linear)
 
 
 def matmul_ceiling(threads: int, *, size: int = PROBE_SIZE, seconds: float = 1.0) -> Ceiling:
@@ -141,13 +141,14 @@ def matmul_ceiling(threads: int, *, size: int = PROBE_SIZE, seconds: float = 1.0
         ai = torch.randint(-128, 128, (size, size), dtype=torch.int8, generator=generator)
         bi = torch.randint(-128, 128, (size, size), dtype=torch.int8, generator=generator)
         int8, int8_name = None, "no int8 GEMM in this PyTorch build"
-        for name, prepare in _INT8_GEMMS.items():
+        for prepare in _INT8_GEMMS:
             try:
-                rate = _gmacs(*prepare(ai, bi), seconds=seconds)
+                name, multiply, left, right = prepare(ai, bi)
+                rate = _gmacs(multiply, left, right, seconds=seconds)
             except (RuntimeError, AttributeError, NotImplementedError):
                 continue  # this build lacks that kernel; the others still count
             if int8 is None or rate > int8:
-                int8, int8_name = rate, name.replace("quantised engine", f"engine {torch.backends.quantized.engine}")
+                int8, int8_name = rate, name
     finally:
         torch.set_num_threads(previous)
     return Ceiling(threads=threads, fp32_gmacs=fp32, int8_gmacs=int8,

@@ -52,8 +52,7 @@ def compare(
         pairs = _pairs(dataset, scale)
         values: dict[str, dict[str, list[float]]] = {n: {"psnr_rgb": [], "psnr_y": []} for n in names}
         seconds = {n: 0.0 for n in names}
-        images: list[str] = []
-        for image, lr, hr in tqdm(pairs, desc=f"accuracy {dataset.name}", unit="img", disable=(not progress) if progress is not None else None):
+        for _, lr, hr in tqdm(pairs, desc=f"accuracy {dataset.name}", unit="img", disable=(not progress) if progress is not None else None):
             x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255.0)[None]
             for name in names:
                 tick = time.perf_counter()
@@ -62,7 +61,6 @@ def compare(
                 seconds[name] += time.perf_counter() - tick
                 values[name]["psnr_rgb"].append(psnr_rgb(sr, hr, border=scale))
                 values[name]["psnr_y"].append(psnr_y(sr, hr, border=scale))
-            images.append(image)
         row: dict[str, Any] = {"images": len(pairs)}
         for name in names:
             row[name] = {metric: round(float(np.mean(v)), 4) for metric, v in values[name].items()}
@@ -74,6 +72,6 @@ def compare(
             }
             drops = np.subtract(values[reference]["psnr_y"], values[name]["psnr_y"])
             worst = int(np.argmax(drops))
-            row[f"{name}_worst_image"] = {"image": images[worst], "drop_psnr_y": round(float(drops[worst]), 4)}
+            row[f"{name}_worst_image"] = {"image": pairs[worst][0], "drop_psnr_y": round(float(drops[worst]), 4)}
         result["datasets"][dataset.name] = row
     return result
