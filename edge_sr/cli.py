@@ -217,7 +217,8 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-psnr-drop", help="float-fallback budget in dB (default 0.1), or 'off': the drop predicted "
                        "from the output noise on held-out DIV2K images, for content at --reference-psnr")
     group.add_argument("--reference-psnr", type=float, metavar="DB",
-                       help="float Y PSNR of the content the budget is stated for (default 28, about Set14 at x4)")
+                       help="float Y PSNR of the content the budget is stated for (default by scale, about Set14: "
+                       "x2 33.5, x3 30, x4 28)")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:

@@ -89,7 +89,8 @@ def build_int8(
 
     say("calibrating")
     prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
-    predictor = DropPredictor.measure(module, validation, scale=scale, reference_psnr_db=recipe.reference_psnr_db)
+    reference_psnr_db = recipe.reference_psnr_for(scale)
+    predictor = DropPredictor.measure(module, validation, scale=scale, reference_psnr_db=reference_psnr_db)
     unrefitted = copy.deepcopy(float_graph)
     unrefitted_simulation = simulate(prepared)
     if recipe.weight_rounding == "refit":
@@ -118,7 +119,7 @@ def build_int8(
         "all_int8_psnr_db": round(all_int8.psnr_db, 4),
         "all_int8_drop_db": round(predictor.float_psnr_db - all_int8.psnr_db, 4),
         "all_int8_output_noise_psnr_db": round(all_int8.noise_psnr_db, 3),
-        "reference_psnr_db": recipe.reference_psnr_db,
+        "reference_psnr_db": reference_psnr_db,
         "all_int8_predicted_drop_db": round(all_int8_drop, 4),
     }
     over_budget = recipe.max_psnr_drop is not None and all_int8_drop > recipe.max_psnr_drop
@@ -162,7 +163,7 @@ def build_int8(
         keep |= set(chosen)
         report["fallback"] = {
             "max_psnr_drop_db": recipe.max_psnr_drop,
-            "reference_psnr_db": recipe.reference_psnr_db,
+            "reference_psnr_db": reference_psnr_db,
             "kept_float": sorted(chosen),
             "predicted_drop_db": round(final, 4),
             "met": final <= recipe.max_psnr_drop,

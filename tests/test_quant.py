@@ -260,7 +260,7 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     # The kept layers really are float in the converted graph, and its noise is what was predicted.
     from edge_sr.quant.validation import DropPredictor
 
-    predictor = DropPredictor.measure(span, validation, scale=4, reference_psnr_db=cheap.reference_psnr_db)
+    predictor = DropPredictor.measure(span, validation, scale=4, reference_psnr_db=cheap.reference_psnr_for(4))
     assert predictor.drop(kept.converted) == pytest.approx(fallback["predicted_drop_db"], abs=0.01)
 
 

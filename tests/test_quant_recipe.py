@@ -40,3 +40,15 @@ def test_invalid_recipes_are_refused(kwargs, message):
         Int8Recipe.from_dict(data)
     with pytest.raises(OptionError, match="expected an"):
         Int8Recipe.from_dict({"schema": "something-else"})
+
+
+def test_reference_psnr_follows_the_scale_unless_the_recipe_names_one():
+    default = Int8Recipe()
+    # The same output noise costs more dB on x2 content (float ~33.5 dB on Set14) than on x4 (~28).
+    assert default.reference_psnr_for(4) == 28.0
+    assert default.reference_psnr_for(2) == 33.5
+    assert default.reference_psnr_for(2) > default.reference_psnr_for(3) > default.reference_psnr_for(4)
+    assert Int8Recipe(reference_psnr_db=32.0).reference_psnr_for(2) == 32.0
+    assert Int8Recipe.from_json(default.to_json()).reference_psnr_db is None
+    with pytest.raises(OptionError, match="x8"):
+        default.reference_psnr_for(8)

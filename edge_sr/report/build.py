@@ -507,13 +507,14 @@ def _sensitivity(deploy, builds: dict, request: ReportRequest) -> dict[str, Any]
         recipe = Int8Recipe.from_dict(json.loads(key)["recipe"])
         _, validation, _ = calibration_inputs(recipe, scale=deploy.scale)
         subset = validation[: request.sensitivity_images]
-        predictor = DropPredictor.measure(deploy.module, subset, scale=deploy.scale, reference_psnr_db=recipe.reference_psnr_db)
+        reference_psnr_db = recipe.reference_psnr_for(deploy.scale)
+        predictor = DropPredictor.measure(deploy.module, subset, scale=deploy.scale, reference_psnr_db=reference_psnr_db)
         # The chart shows each layer's cost quantised alone: half the evaluations of a full analysis.
         quantised, rows = analyze(simulate(build.prepared), predictor.drop, float_alone=False)
         return {
             "quantizer": json.loads(key)["quantizer"],
             "images": [pair.name for pair in subset],
-            "reference_psnr_db": recipe.reference_psnr_db,
+            "reference_psnr_db": reference_psnr_db,
             "all_int8_predicted_drop_db": round(quantised, 4),
             "layers": [row.as_dict() for row in rows],
         }
