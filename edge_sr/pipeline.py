@@ -111,7 +111,7 @@ def run_pipeline(
     }
     for entry in built["entries"]:
         latency = ", ".join(f"{k.split('@')[0]} {v:.0f} ms" for k, v in (entry.get("latency") or {}).items() if v is not None)
-        drops = ", ".join(f"{d} {f['drop_y']:+.3f}" for d, f in (entry.get("accuracy") or {}).items() if "drop_y" in f)
+        drops = _drops(entry)
         detail = entry.get("error") or entry.get("note") or "; ".join(x for x in (latency, f"Y drop {drops}" if drops else "") if x)
         echo(f"      {entry['target']:<18} {entry['precision']:<5} {entry['status']:<13} {detail}")
 
@@ -156,6 +156,17 @@ def _bundle_apps(report: dict[str, Any], report_dir: Path, apps_dir: Path) -> di
     return bundled
 
 
+def _drops(entry: dict[str, Any]) -> str:
+    """Per dataset, the mean Y drop and the image that dropped most (a mean can hide one that collapses)."""
+    parts = []
+    for dataset, figures in (entry.get("accuracy") or {}).items():
+        if "drop_y" not in figures:
+            continue
+        worst = figures.get("worst_image")
+        parts.append(f"{dataset} {figures['drop_y']:+.3f}" + (f" (worst {worst['image']} {worst['drop_psnr_y']:+.3f})" if worst else ""))
+    return ", ".join(parts)
+
+
 def _markdown(summary: dict[str, Any]) -> str:
     collapse_step = summary["steps"]["collapse"]
     lines = [
@@ -178,7 +189,7 @@ def _markdown(summary: dict[str, Any]) -> str:
     lines += ["", f"Report: {report.get('html', '')}", "", "| target | precision | status | size | latency (median) | Y drop | note |", "|---|---|---|---|---|---|---|"]
     for entry in report.get("entries", []):
         latency = ", ".join(f"{k.split('@')[0]}: {v:.0f} ms" for k, v in (entry.get("latency") or {}).items() if v is not None)
-        drops = ", ".join(f"{d} {f['drop_y']:+.3f}" for d, f in (entry.get("accuracy") or {}).items() if "drop_y" in f)
+        drops = _drops(entry)
         size = "" if entry.get("bytes") is None else f"{entry['bytes'] / 1e6:.2f} MB"
         lines.append(f"| {entry['target']} | {entry['precision']} | {entry['status']} | {size} | {latency} | {drops} | {entry.get('error') or entry.get('note') or ''} |")
     return "\n".join(lines) + "\n"

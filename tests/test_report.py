@@ -93,6 +93,8 @@ def test_report_rows_carry_accuracy_latency_and_errors(small_report):
         assert rows[("tflite", precision)]["status"] == "error" and "simulated converter crash" in rows[("tflite", precision)]["error"]
     drop = rows[("onnx", "int8")]["accuracy"]["Set5"]["drop_y"]
     assert drop == pytest.approx(rows[("onnx", "fp32")]["accuracy"]["Set5"]["psnr_y"] - rows[("onnx", "int8")]["accuracy"]["Set5"]["psnr_y"], abs=2e-4)
+    worst = rows[("onnx", "int8")]["accuracy"]["Set5"]["worst_image"]
+    assert worst["image"] in {"baby", "bird", "butterfly", "head", "woman"} and worst["drop_psnr_y"] >= drop - 1e-4
     assert rows[("onnx", "int8")]["kept_float"] == []  # full W8A8
     assert data["sensitivity"]["span-ch28"]["layers"] and data["budget_solver"][0]["input"]
     assert {g["dataset"] for g in data["gallery"]} == {"Set5", "Urban100"}
@@ -190,3 +192,14 @@ def test_accuracy_runs_share_one_tiling():
     x = torch.rand(1, 3, 50, 70)
     assert torch.equal(runs["fp32"](x), runs["int8"](x))
     assert set(seen["fp32"]) == set(seen["int8"]) == {(32, 32)}
+
+
+def test_pipeline_summary_names_each_datasets_worst_image():
+    from edge_sr.pipeline import _drops
+
+    entry = {"accuracy": {
+        "Set14": {"drop_y": 0.046, "worst_image": {"image": "ppt3", "drop_psnr_y": 0.43}},
+        "Set5": {"psnr_y": 31.7},  # fp32 rows carry no drop
+    }}
+    assert _drops(entry) == "Set14 +0.046 (worst ppt3 +0.430)"
+    assert _drops({"accuracy": None}) == ""

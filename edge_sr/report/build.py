@@ -488,6 +488,7 @@ def _accuracy(name: str, target: str, runs: dict[str, Run], datasets: list[Path]
             drop = row.get(f"{entry['precision']}_drop")
             if drop is not None:
                 figures["drop_y"], figures["drop_rgb"] = drop["psnr_y"], drop["psnr_rgb"]
+                figures["worst_image"] = row[f"{entry['precision']}_worst_image"]
             figures["images"] = row["images"]
             accuracy[dataset] = figures
         entry["accuracy"] = accuracy
