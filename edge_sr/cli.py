@@ -157,6 +157,7 @@ def _recipe(args: argparse.Namespace):
         "source": args.calib,
         "images": args.calib_images,
         "crop": args.calib_crop,
+        "crop_candidates": args.calib_candidates,
         "validation_images": args.validation_images,
     }
     calibration = dataclasses.replace(calibration, **{k: v for k, v in overrides.items() if v is not None})
@@ -205,6 +206,8 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--calib", help="calibration images: 'div2k' (default) or a folder")
     group.add_argument("--calib-images", type=int, help="number of calibration crops (default 32)")
     group.add_argument("--calib-crop", type=int, help="calibration crop size in LR pixels (default 128)")
+    group.add_argument("--calib-candidates", type=int, metavar="N",
+                       help="each crop is the most detailed of N seeded positions in its image (default 32; 1 = random crops)")
     group.add_argument("--validation-images", type=int, help="held-out images the fallback is decided on (default 12)")
     group.add_argument("--calib-method", choices=("minmax", "percentile", "mse", "entropy"), help="activation range estimator (default mse)")
     group.add_argument("--weight-rounding", choices=("refit", "nearest"), help="default refit (sequential least-squares refit + compensated rounding)")

@@ -119,15 +119,23 @@ def download(name: str, root: str | os.PathLike, *, sha256: str | None = None, p
 
 
 def calibration_batches(
-    images: list[Path], *, count: int, crop: int, seed: int, batch_size: int = 1
+    images: list[Path], *, count: int, crop: int, seed: int, batch_size: int = 1, candidates: int = 1
 ) -> Iterator[torch.Tensor]:
-    """``count`` deterministic random crops (one per image, images cycled in order), batched.
+    """``count`` deterministic crops (one per image, images cycled in order), batched.
+
+    Each crop is the most detailed of ``candidates`` seeded random positions in its image (the
+    largest mean absolute difference between neighbouring pixels); ``candidates=1`` gives plain
+    random crops.  Quantisation ranges and the refit must cover sharp high-contrast edges: random
+    crops of photographs are mostly smooth, and an int8 ESPAN calibrated on them lost 3.4 dB on
+    an Urban100 façade (2.2 dB with the most detailed of 32).
 
     Each batch is NCHW float32 RGB in [0, 1] (pixel / 255).  The same arguments always give
     the same crops: positions come from a numpy generator seeded with ``seed``.
     """
-    if count < 1 or crop < 1 or batch_size < 1:
-        raise DatasetError(f"calibration needs positive count, crop and batch size; got {count}, {crop}, {batch_size}")
+    if count < 1 or crop < 1 or batch_size < 1 or candidates < 1:
+        raise DatasetError(
+            f"calibration needs positive count, crop, batch size and candidates; got {count}, {crop}, {batch_size}, {candidates}"
+        )
     if not images:
         raise DatasetError("calibration needs at least one image")
     rng = np.random.default_rng(seed)
@@ -138,9 +146,14 @@ def calibration_batches(
         height, width = pixels.shape[:2]
         if height < crop or width < crop:
             raise DatasetError(f"{path}: {width}x{height} px is smaller than the {crop}x{crop} calibration crop")
-        top, left = int(rng.integers(0, height - crop + 1)), int(rng.integers(0, width - crop + 1))
-        patch = pixels[top : top + crop, left : left + crop].transpose(2, 0, 1).astype(np.float32) / 255.0
-        batch.append(torch.from_numpy(np.ascontiguousarray(patch)))
+        best_detail, patch = -1.0, None
+        for _ in range(candidates):
+            top, left = int(rng.integers(0, height - crop + 1)), int(rng.integers(0, width - crop + 1))
+            window = pixels[top : top + crop, left : left + crop].astype(np.float32)
+            detail = float(np.abs(np.diff(window, axis=0)).mean() + np.abs(np.diff(window, axis=1)).mean())
+            if detail > best_detail:
+                best_detail, patch = detail, window
+        batch.append(torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1) / 255.0)))
         if len(batch) == batch_size:
             yield torch.stack(batch)
             batch = []

@@ -208,7 +208,10 @@ def calibration_inputs(recipe: Int8Recipe, *, scale: int) -> tuple[list[torch.Te
             raise DatasetError(f"{folder}: expected calibration images ({', '.join(IMAGE_SUFFIXES)}), found none")
         where = str(folder)
     # Batches of 8 crops: one forward per batch is what makes calibration and refit affordable.
-    batches = list(calibration_batches(images, count=calibration.images, crop=calibration.crop, seed=calibration.seed, batch_size=8))
+    batches = list(calibration_batches(
+        images, count=calibration.images, crop=calibration.crop, seed=calibration.seed, batch_size=8,
+        candidates=calibration.crop_candidates,
+    ))
     validation = validation_pairs(
         images, scale=scale, calibration_count=min(calibration.images, len(images) - 1), count=calibration.validation_images
     )
@@ -216,6 +219,7 @@ def calibration_inputs(recipe: Int8Recipe, *, scale: int) -> tuple[list[torch.Te
         "source": where,
         "crops": calibration.images,
         "crop_size": calibration.crop,
+        "crop_candidates": calibration.crop_candidates,
         "seed": calibration.seed,
         "images_used": [p.name for p in images[: min(calibration.images, len(images))]],
     }

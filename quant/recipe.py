@@ -14,7 +14,8 @@ from typing import Any
 from edge_sr.errors import OptionError
 
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
+"""2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops)."""
 RANGE_ESTIMATORS = ("minmax", "percentile", "mse", "entropy")
 WEIGHT_ROUNDINGS = ("nearest", "refit")
 """``nearest``: the target's own rounding; ``refit``: :mod:`edge_sr.quant.refit` (weights, biases,
@@ -43,10 +44,16 @@ class Calibration:
     seed: int = 0
     validation_images: int = 12
     """Held-out source images (never calibration images) that fallback decisions are measured on."""
+    crop_candidates: int = 32
+    """Each crop is the most detailed of this many seeded positions in its image; 1 = random
+    crops.  Measured on all-int8 ESPAN in simulation: 32 took the Set14 / Urban100 (first 25)
+    drop from 0.30 / 0.31 to 0.23 / 0.24 dB and its worst Urban100 image from 3.4 to 2.2 dB."""
 
     def __post_init__(self) -> None:
         if self.images < 1 or self.crop < 8:
             raise OptionError(f"calibration: expected images >= 1 and crop >= 8, found {self.images} and {self.crop}")
+        if not 1 <= self.crop_candidates <= 1024:
+            raise OptionError(f"calibration: expected crop_candidates in 1..1024, found {self.crop_candidates}")
         if self.validation_images < 1:
             raise OptionError(f"calibration: expected validation_images >= 1, found {self.validation_images}")
 
@@ -137,7 +144,14 @@ class Int8Recipe:
         if data.get("schema") != RECIPE_SCHEMA or data.get("kind") != "int8":
             raise OptionError(f"expected an {RECIPE_SCHEMA} int8 recipe, found schema {data.get('schema')!r} kind {data.get('kind')!r}")
         fields = {k: v for k, v in data.items() if k not in ("schema", "kind")}
-        fields["calibration"] = Calibration(**fields.get("calibration", {}))
+        calibration = dict(fields.get("calibration", {}))
+        if fields.get("version") == 1:
+            calibration.setdefault("crop_candidates", 1)
+            fields["version"] = RECIPE_VERSION
+        try:
+            fields["calibration"] = Calibration(**calibration)
+        except TypeError as exc:
+            raise OptionError(f"quantisation recipe calibration: {exc}") from None
         fields["keep_float"] = tuple(fields.get("keep_float", ()))
         try:
             return cls(**fields)

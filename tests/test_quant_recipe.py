@@ -26,7 +26,9 @@ def test_recipe_round_trips_and_is_frozen():
         ({"weight_bits": 4}, "8-bit"),
         ({"activation_granularity": "per-channel"}, "per-tensor"),
         ({"percentile": 10.0}, "percentile"),
-        ({"version": 2}, "version 2"),
+        ({"version": 3}, "version 3"),
+        ({"calibration": {"crop_candidates": 0}}, "crop_candidates"),
+        ({"calibration": {"bogus": 1}}, "bogus"),
         ({"reference_psnr_db": 5.0}, "reference_psnr_db 5.0"),
         ({"calibration": {"images": 0}}, "images >= 1"),
     ],
@@ -52,3 +54,12 @@ def test_reference_psnr_follows_the_scale_unless_the_recipe_names_one():
     assert Int8Recipe.from_json(default.to_json()).reference_psnr_db is None
     with pytest.raises(OptionError, match="x8"):
         default.reference_psnr_for(8)
+
+
+def test_version_1_recipes_still_read_with_their_random_crops():
+    data = Int8Recipe().to_dict()
+    data["version"] = 1
+    del data["calibration"]["crop_candidates"]
+    old = Int8Recipe.from_dict(data)
+    assert old.version == 2 and old.calibration.crop_candidates == 1
+    assert Int8Recipe().calibration.crop_candidates == 32
