@@ -33,8 +33,6 @@ aten = torch.ops.aten
 COLUMNS_PER_IMAGE = 1024
 RIDGE = 1e-6
 """Relative ridge on the (uncentred) input second moment; larger values shrink the fit towards 0."""
-ANCHOR = 0.0
-"""Relative ridge towards the layer's original weights."""
 
 
 def _conv_args(node: fx.Node) -> list:
@@ -151,11 +149,7 @@ def _refit_layer(name, float_graph, float_node, sim, weight_q, bias_node, x_floa
     augmented = torch.cat([x_quant, torch.ones(1, count, dtype=torch.float64)])
     gram = augmented @ augmented.T / count
     gram[:taps, :taps] += RIDGE * gram.diagonal()[:taps].mean().clamp(min=1e-12) * torch.eye(taps, dtype=torch.float64)
-    rhs = augmented @ target.T / count
-    anchor = ANCHOR * gram.diagonal()[:taps].mean().clamp(min=1e-12)
-    gram[:taps, :taps] += anchor * torch.eye(taps, dtype=torch.float64)
-    rhs[:taps] += anchor * weight.T
-    solution = torch.linalg.solve(gram, rhs).T
+    solution = torch.linalg.solve(gram, augmented @ target.T / count).T
     levels, scale = round_rows(solution[:, :taps], x_quant @ x_quant.T / count)
     rounded = levels * scale[:, None]
     new_bias = (target - rounded @ x_quant).mean(dim=1)
