@@ -102,6 +102,11 @@ def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path)
     inspection = _contract(all_targets, "tflite")["inspection"]
     assert inspection["high_rank_reshapes"] == []
     assert "TRANSPOSE_CONV" in inspection["ops"] and "RESHAPE" not in inspection["ops"]
+    # The converter's MLIR location names are stripped: each tensor is named by its index (a few
+    # bytes), except the signature's input and output.
+    contract = _contract(all_targets, "tflite")
+    assert contract["converter"]["details"]["tensor_name_bytes_stripped"] > 5000
+    assert inspection["size"]["tensor_names"] < 1500, inspection["size"]
     converter = get_converter("tflite")
     spec = ExportSpec(shape=ShapePolicy.fixed(8, 8))
     # The detector is real: a rank-6 shuffle is flagged ...
