@@ -83,7 +83,17 @@ def _strip_tensor_names(path: Path) -> int:
     outputs; returns the bytes saved.  The names are the converter's MLIR locations (6 KB on SPAN
     ch28): debug information no runtime reads, and 3 % of an all-int8 artifact.  Models with
     buffers stored past the flatbuffer (> 2 GB) are left alone."""
+    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
+
+    class _AlignedBuilder(flatbuffers.Builder):
+        """Byte vectors (constant buffers) start 16-byte aligned, as the schema's ``force_align: 16``
+        asks and converters write them; the generated packer would align them to 1."""
+
+        def CreateNumpyVector(self, x):
+            if x.dtype == np.uint8:
+                self.Prep(16, x.size)
+            return super().CreateNumpyVector(x)
 
     data = path.read_bytes()
     model = schema.ModelT.InitFromPackedBuf(data, 0)
@@ -98,26 +108,11 @@ def _strip_tensor_names(path: Path) -> int:
         for tensor_index, tensor in enumerate(graph.tensors or []):
             if (graph_index, tensor_index) not in kept:
                 tensor.name = str(tensor_index).encode()
-    builder = _aligned_builder_class()(len(data))
+    builder = _AlignedBuilder(len(data))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     stripped = bytes(builder.Output())
     path.write_bytes(stripped)
     return len(data) - len(stripped)
-
-
-def _aligned_builder_class():
-    import flatbuffers
-
-    class AlignedBuilder(flatbuffers.Builder):
-        """Byte vectors (constant buffers) start 16-byte aligned, as the schema's ``force_align: 16``
-        asks and converters write them; the generated packer would align them to 1."""
-
-        def CreateNumpyVector(self, x):
-            if x.dtype == np.uint8:
-                self.Prep(16, x.size)
-            return super().CreateNumpyVector(x)
-
-    return AlignedBuilder
 
 
 def quantize_io(values: np.ndarray, details: dict[str, Any]) -> np.ndarray:

@@ -99,12 +99,12 @@ class _Rank6PixelShuffle(torch.nn.Module):
 
 
 def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path):
-    inspection = _contract(all_targets, "tflite")["inspection"]
+    contract = _contract(all_targets, "tflite")
+    inspection = contract["inspection"]
     assert inspection["high_rank_reshapes"] == []
     assert "TRANSPOSE_CONV" in inspection["ops"] and "RESHAPE" not in inspection["ops"]
     # The converter's MLIR location names are stripped: each tensor is named by its index (a few
     # bytes), except the signature's input and output.
-    contract = _contract(all_targets, "tflite")
     assert contract["converter"]["details"]["tensor_name_bytes_stripped"] > 5000
     assert inspection["size"]["tensor_names"] < 1500, inspection["size"]
     converter = get_converter("tflite")
