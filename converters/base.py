@@ -100,8 +100,14 @@ class Converter(ABC):
         return quantizer
 
     def int8_graph_passes(self) -> tuple[Callable[..., int], ...]:
-        """Exact rewrites of the exported graph this target's quantiser needs (each returns a count)."""
-        return ()
+        """Exact rewrites of the exported graph this target's quantiser needs (each returns a count).
+
+        ``x·sigmoid(x)`` instead of ``silu``: the quantisers annotate the product, so the SiLU's
+        input channels can be equalised and its output gets its own int8 range (measured on
+        SPAN ch28: 0.04 dB less drop on Set14 with equalisation)."""
+        from edge_sr.quant.passes import decompose_silu
+
+        return (decompose_silu,)
 
     def int8_unhonoured(self, recipe: Any) -> list[str]:
         """Parts of an INT8 recipe this target cannot honour (the pipeline refuses them)."""

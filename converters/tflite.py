@@ -149,11 +149,6 @@ class TFLiteConverter(Converter):
 
         return PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
 
-    def int8_graph_passes(self) -> tuple:
-        from edge_sr.quant.passes import decompose_silu
-
-        return (decompose_silu,)
-
     def export_int8(self, build: Any, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
         import litert_torch
         from litert_torch.quantize.quant_config import QuantConfig

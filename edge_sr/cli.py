@@ -168,6 +168,8 @@ def _recipe(args: argparse.Namespace):
         changes["weight_rounding"] = args.weight_rounding
     if args.reconstruct_steps is not None:
         changes["reconstruction_steps"] = args.reconstruct_steps
+    if args.no_equalize:
+        changes["equalize"] = False
     if args.keep_float:
         changes["keep_float"] = tuple(label.strip() for label in args.keep_float.split(",") if label.strip())
     if args.reference_psnr is not None:
@@ -210,6 +212,10 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
                        help="each crop is the most detailed of N seeded positions in its image (default 32; 1 = random crops)")
     group.add_argument("--validation-images", type=int, help="held-out images the fallback is decided on (default 12)")
     group.add_argument("--calib-method", choices=("minmax", "percentile", "mse", "entropy"), help="activation range estimator (default mse)")
+    group.add_argument(
+        "--no-equalize", action="store_true",
+        help="skip the exact per-channel activation equalisation (on by default; see edge_sr.quant.equalize)",
+    )
     group.add_argument("--weight-rounding", choices=("refit", "nearest"), help="default refit (sequential least-squares refit + compensated rounding)")
     group.add_argument(
         "--reconstruct-steps", type=int, metavar="N",

@@ -26,12 +26,14 @@ import torch
 from torch import fx, nn
 
 from edge_sr.quant import pt2e
+from edge_sr.quant.equalize import EQUALIZE_FP32, equalize_activations
 from edge_sr.quant.prepare import FOLD_FP32, check_fold, fold_input_normalization
 from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.quant.reconstruct import reconstruct
 from edge_sr.quant.refit import refit
 from edge_sr.quant.sensitivity import analyze, fallback_search, simulate
 from edge_sr.quant.validation import DropPredictor, ValidationPair
+from edge_sr.tolerances import verify_equivalent
 
 
 @dataclass
@@ -78,6 +80,12 @@ def build_int8(
     for graph_pass in graph_passes:
         count = graph_pass(float_graph)
         report["steps"].append({"step": graph_pass.__name__.replace("_", "-"), "rewritten": count})
+    if recipe.equalize:
+        equalized = equalize_activations(float_graph, batches)
+        diff = verify_equivalent(module, float_graph, sample, tolerance=EQUALIZE_FP32, what="activation equalisation")
+        report["steps"].append({
+            "step": "equalize-activations", **equalized.as_dict(), "max_abs_diff": diff, "tolerance": EQUALIZE_FP32.name,
+        })
     labels = pt2e.layer_labels(float_graph)
     keep = set(recipe.keep_float)
     quantizer = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=pt2e.check_keep_float(labels, keep))

@@ -14,8 +14,9 @@ from typing import Any
 from edge_sr.errors import OptionError
 
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
-RECIPE_VERSION = 2
-"""2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops)."""
+RECIPE_VERSION = 3
+"""2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops);
+3 added ``equalize`` (older recipes read as ``False``: they were built without it)."""
 RANGE_ESTIMATORS = ("minmax", "percentile", "mse", "entropy")
 WEIGHT_ROUNDINGS = ("nearest", "refit")
 """``nearest``: the target's own rounding; ``refit``: :mod:`edge_sr.quant.refit` (weights, biases,
@@ -82,6 +83,9 @@ class Int8Recipe:
     calibration: Calibration = field(default_factory=Calibration)
     keep_float: tuple[str, ...] = ()
     fold_normalization: bool = True
+    equalize: bool = True
+    """Rescale activation channels exactly so each tensor's channels share one range
+    (:mod:`edge_sr.quant.equalize`)."""
     image_grid_io: bool = True
     weight_rounding: str = "refit"
     reconstruction_steps: int = 0
@@ -147,6 +151,8 @@ class Int8Recipe:
         calibration = dict(fields.get("calibration", {}))
         if fields.get("version") == 1:
             calibration.setdefault("crop_candidates", 1)
+        if fields.get("version") in (1, 2):
+            fields.setdefault("equalize", False)
             fields["version"] = RECIPE_VERSION
         try:
             fields["calibration"] = Calibration(**calibration)

@@ -89,6 +89,62 @@ def test_decompose_silu_is_exact(span, crops, real_crop):
     assert (graph(x) - span(x)).abs().max() <= QUANT_PREPARE_FP32.atol
 
 
+def test_equalization_finds_spans_regions_and_keeps_the_function(span, crops, real_crop):
+    from edge_sr.quant.equalize import EQUALIZE_FP32, equalize_activations, find_regions
+
+    graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims())
+    decompose_silu(graph)
+    feasible = [r for r in find_regions(graph) if r.feasible]
+    by_size = sorted((len(r.members), len(r.unscaled_uses)) for r in feasible)
+    # The residual stream: conv_1 + border correction + each block's attention-conv output, sum
+    # and product (21 tensors), unscaled for the six sigmoids; conv_cat's partial sums (7);
+    # conv_2's output (pure cross-layer equalisation); each SiLU's conv output and product,
+    # unscaled for its sigmoid (12).
+    assert by_size == [(1, 0), *[(2, 1)] * 12, (7, 0), (21, 6)], by_size
+    stream = max(feasible, key=lambda r: len(r.members))
+    assert {m.name for m in stream.members} >= {"add_1", "mul_1", "mul_6"}
+    # The last conv feeds the pixel shuffle, which needs it unscaled: rescaling it gains nothing.
+    (last,) = [r for r in find_regions(graph) if r.members[0].name == "conv2d_22"]
+    assert not last.feasible and "needs it unscaled" in last.reason
+    report = equalize_activations(graph, crops)
+    assert len(report.regions) == len(feasible)
+    for region in report.regions:
+        assert region["channel_spread_after"] <= region["channel_spread_before"] + 1e-6, region
+    # The residual stream's channel ranges differ 53x (measured); one shared scale for its 21
+    # tensors cannot make all of them flat, but halves the worst spread.
+    stream_report = report.regions[0]
+    assert len(stream_report["members"]) == 21
+    assert stream_report["channel_spread_before"] > 30 and stream_report["channel_spread_after"] < 0.6 * stream_report["channel_spread_before"]
+    x = real_crop(33, 29, index=4)
+    assert (graph(x) - span(x)).abs().max() <= EQUALIZE_FP32.atol
+    # One depthwise unscaling conv per region member that a non-linear op reads.
+    unscaling = [n for n in graph.graph.nodes if pt2e.op_name(n) == "conv2d" and n.args[1].target.startswith("equalize_")]
+    assert len(unscaling) == 6 + 12
+    assert all(n.args[6] == n.meta["val"].shape[1] for n in unscaling)  # depthwise
+
+
+def test_equalization_lowers_the_int8_noise(span, crops, div2k_lr):
+    from edge_sr.div2k import calibration_batches
+    from edge_sr.quant.equalize import equalize_activations
+    from edge_sr.quant.flow import _refit_and_recalibrate
+
+    held_out = list(calibration_batches(div2k_lr[50:], count=4, crop=96, seed=5))
+    noise = {}
+    for equalize in (False, True):
+        graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims())
+        decompose_silu(graph)
+        if equalize:
+            equalize_activations(graph, crops)
+        quantizer = pt2e.RecipeQuantizer(_xnnpack(), recipe=Int8Recipe(), keep=())
+        prepared = pt2e.prepare_and_calibrate(graph, quantizer, crops)
+        prepared, _ = _refit_and_recalibrate(graph, quantizer, prepared, crops)
+        quantized = simulate(prepared).module
+        with torch.no_grad():
+            noise[equalize] = sum(float((quantized(x) - span(x)).square().mean()) for x in held_out)
+    # 0.89x measured with 6 calibration crops; the default 64 crops give 0.2 dB -> 0.17 dB on Set14.
+    assert noise[True] < 0.95 * noise[False], noise
+
+
 def test_sampled_conv_inputs_cover_every_image_column():
     # The refit fits each conv on a subsample of its input positions.  A stride dividing the
     # width (4 on 64-wide crops) never sampled the right-most column, so taps acting only on
@@ -221,7 +277,7 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     validation = validation_pairs(div2k_lr, scale=4, calibration_count=6, count=3)
     common = dict(
         quantizer_factory=_xnnpack, sample=crops[0], dynamic_shapes=_dims(), batches=crops,
-        validation=validation, scale=4,
+        validation=validation, scale=4, graph_passes=(decompose_silu,),
     )
     source_state = {name: value.clone() for name, value in span.state_dict().items()}
     full = build_int8(span, recipe=Int8Recipe(max_psnr_drop=None), **common)
@@ -229,14 +285,14 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     drop_nearest = refit["predicted_drop_before_db"]
     summary = full.report["validation"]
     drop_refit = summary["all_int8_predicted_drop_db"]
-    assert drop_refit < 0.95 * drop_nearest, (drop_nearest, drop_refit)  # measured 1.25 → 1.17 dB
+    assert drop_refit < 0.95 * drop_nearest, (drop_nearest, drop_refit)  # measured 1.51 → 1.17 dB
     # The prediction at Set14-level content is larger than the drop on this hard held-out content.
     assert summary["all_int8_predicted_drop_db"] > summary["all_int8_drop_db"] > 0
     # Refit writes into the exported graph only, never into the caller's module.
     assert all(torch.equal(source_state[name], value) for name, value in span.state_dict().items())
-    # Fallback: min-max ranges keep each rebuild cheap (and lose more than MSE ranges, so a
-    # budget under the MSE network's drop sits under the min-max network's too).
-    budget = round(drop_refit * 0.8, 3)
+    # Fallback: min-max ranges keep each rebuild cheap; the budget sits under the min-max
+    # network's drop (measured 0.93 dB against MSE ranges' 1.17 on these 6 crops).
+    budget = round(drop_refit * 0.7, 3)
     cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=budget)
     kept = build_int8(span, recipe=cheap, **common)
     drop_cheap = kept.report["validation"]["all_int8_predicted_drop_db"]
@@ -397,20 +453,22 @@ def test_int8_conversion_is_byte_identical_when_repeated(target, int8_artifacts,
 
 
 def test_int8_artifacts_are_about_a_third_of_fp32(int8_artifacts, tmp_path):
-    # The acceptance goal is 30 %; these ~150 K-parameter networks carry ~25 % of weights plus
-    # fixed per-layer quantisation records, so the bound here is the measured size with margin.
-    # The contract's size breakdown shows where the rest goes: the constants themselves (int8
-    # weights, int32 biases, float32 per-channel scales) are about a quarter of fp32's.
+    # A regression guard, not the acceptance goal (30 %, not met for SPAN ch28): these ~150 K-
+    # parameter networks carry ~25 % of weights plus fixed per-layer quantisation records
+    # (XNNPACK's serialised graph and 64-hex named-data keys; LiteRT's per-channel float scales
+    # and int64 zero points), and equalisation's 18 depthwise unscaling convs add ~10 K (ExecuTorch)
+    # and ~16 K (LiteRT).  Measured: ExecuTorch 222,400 / 629,440 B (35.3 %), LiteRT 208,160 /
+    # 625,744 B (33.3 %).  The part that scales with the weights is checked below.
     for target in ("executorch", "tflite"):
         int8 = int8_artifacts(target)
         fp32 = convert_model(edge_sr.load("span-ch28"), target=target, spec=ExportSpec(), output_dir=tmp_path / target)
-        assert int8.bytes <= 0.35 * fp32.bytes, (target, int8.bytes, fp32.bytes)
+        assert int8.bytes <= 0.36 * fp32.bytes, (target, int8.bytes, fp32.bytes)
         sizes = [json.loads(result.contract.read_text())["inspection"]["size"] for result in (int8, fp32)]
         for size, result in zip(sizes, (int8, fp32)):
             assert size["bytes"] == result.bytes
             assert sum(value for key, value in size.items() if key != "bytes") == result.bytes
             assert min(size.values()) >= 0
-        # measured: ExecuTorch 158,436 / 602,788 B, LiteRT 153,174 / 612,076 B
+        # measured: ExecuTorch 159,868 / 602,752 B
         assert sizes[0]["constant_data"] <= 0.27 * sizes[1]["constant_data"], (target, sizes)
 
 

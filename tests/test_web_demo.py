@@ -163,18 +163,20 @@ def test_web_demo_webgpu_backend_matches_python_onnxruntime(site, server, tmp_pa
     assert diff <= FP32_TOLERANCE
 
 
-INT8_MIN_IDENTICAL = 0.90
+INT8_MIN_IDENTICAL = 0.70
 INT8_MAX_STEPS = 8
-INT8_MIN_PSNR_DB = 55.0
+INT8_MIN_PSNR_DB = 50.0
 """web-int8-vs-python-onnxruntime.  Exact equality with Python onnxruntime is not reachable: both
 run the same QDQ graph with graph optimisations off, but their float kernels round differently
 (x86 MLAS accumulates Conv with AVX-512 FMA, WebAssembly SIMD with separate multiply and add;
 Sigmoid's approximations differ too), and a value on a rounding boundary before a QuantizeLinear
 moves one 8-bit step and the change travels on: per-node outputs first differ at the 3rd conv
 (1 value); onnxruntime 1.30.0 (the web build's version) and 1.31.1 differ from the web the same
-way.  So: >= 90 % of output values identical (96 % measured), none more than 8 steps of 1/255
+way.  Every requantisation turns such a difference into a whole step, and equalisation adds 18
+of them (the depthwise convs that unscale each sigmoid's input).  So: >= 70 % of output values
+identical (96 % measured before SiLU decomposition and equalisation, 78 % with them), none more than 8 steps of 1/255
 apart (3 measured here; 5 for the main job's refit model on a 160x90 crop), PSNR between the two
->= 55 dB (61 measured).  Equality is then checked where it does hold: against onnxruntime on the
+>= 50 dB (61 dB before, 54.4 after; the int8 network is 46 dB from fp32).  Equality is then checked where it does hold: against onnxruntime on the
 same WebAssembly kernels at the same optimisation level (Node), bit for bit."""
 
 
