@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx
 
+from edge_sr.quant.passes import conv_arguments, tensor_attr
 from edge_sr.tolerances import Tolerance
 
 aten = torch.ops.aten
@@ -70,7 +71,7 @@ GATES = {aten.mul.Tensor}
 
 @dataclass
 class Region:
-    """Tensors (node names) that carry one per-channel scale, and how it enters and leaves."""
+    """Tensors (graph nodes) that carry one per-channel scale, and how it enters and leaves."""
 
     members: list[fx.Node] = field(default_factory=list)
     producers: list[fx.Node] = field(default_factory=list)
@@ -100,7 +101,7 @@ def _channels(node: fx.Node) -> int | None:
     value = node.meta.get("val")
     if not isinstance(value, torch.Tensor) or value.dim() != 4:
         return None
-    return int(value.shape[1]) if isinstance(value.shape[1], int) or hasattr(value.shape[1], "__int__") else None
+    return int(value.shape[1])
 
 
 def _same_shape(a: fx.Node, b: fx.Node) -> bool:
@@ -108,19 +109,8 @@ def _same_shape(a: fx.Node, b: fx.Node) -> bool:
     return isinstance(va, torch.Tensor) and isinstance(vb, torch.Tensor) and tuple(va.shape) == tuple(vb.shape)
 
 
-def _conv_args(node: fx.Node) -> list:
-    defaults = [None, None, None, [1, 1], [0, 0], [1, 1], 1]
-    return list(node.args) + defaults[len(node.args) :]
-
-
 def _is_conv(node: fx.Node) -> bool:
     return node.op == "call_function" and node.target == CONV
-
-
-def _attr(module: fx.GraphModule, node: fx.Node) -> torch.Tensor:
-    owner_path, _, name = node.target.rpartition(".")
-    owner = module.get_submodule(owner_path) if owner_path else module
-    return getattr(owner, name)
 
 
 def _joins(node: fx.Node) -> list[fx.Node]:
@@ -169,9 +159,14 @@ def find_regions(graph_module: fx.GraphModule) -> list[Region]:
     weight_uses: dict[str, int] = {}
     for node in graph_module.graph.nodes:
         if _is_conv(node):
-            for argument in _conv_args(node)[1:3]:
+            for argument in conv_arguments(node)[1:3]:
                 if isinstance(argument, fx.Node):
                     weight_uses[argument.target] = weight_uses.get(argument.target, 0) + 1
+
+    def own_constant(node) -> bool:
+        # Rescaling a constant another conv also reads would change that conv too.
+        return isinstance(node, fx.Node) and node.op == "get_attr" and weight_uses.get(node.target, 0) == 1
+
     regions = list(groups.values())
     for region in regions:
         members = set(region.members)
@@ -186,10 +181,10 @@ def find_regions(graph_module: fx.GraphModule) -> list[Region]:
                     region.feasible, region.reason = False, f"{member.name} joins a tensor that cannot carry a scale"
             elif _is_conv(member):
                 region.producers.append(member)
-                weight, bias = _conv_args(member)[1:3]
-                if not isinstance(weight, fx.Node) or weight.op != "get_attr" or weight_uses.get(weight.target, 0) != 1:
+                weight, bias = conv_arguments(member)[1:3]
+                if not own_constant(weight):
                     region.feasible, region.reason = False, f"{member.name}: weights not a constant of its own"
-                if isinstance(bias, fx.Node) and (bias.op != "get_attr" or weight_uses.get(bias.target, 0) != 1):
+                if bias is not None and not own_constant(bias):
                     region.feasible, region.reason = False, f"{member.name}: bias not a constant of its own"
             else:
                 region.feasible, region.reason = False, f"{member.name} is computed by {member.target}, which cannot absorb a scale"
@@ -197,8 +192,7 @@ def find_regions(graph_module: fx.GraphModule) -> list[Region]:
                 if user in members and member in _joins(user):
                     continue
                 if _is_conv(user) and user.args[0] is member and member not in user.args[1:]:
-                    weight = _conv_args(user)[1]
-                    if not isinstance(weight, fx.Node) or weight.op != "get_attr" or weight_uses.get(weight.target, 0) != 1:
+                    if not own_constant(conv_arguments(user)[1]):
                         region.feasible, region.reason = False, f"{user.name}: weights not a constant of its own"
                     region.conv_consumers.append((user, member))
                 elif user.op == "output":
@@ -284,11 +278,11 @@ def equalize_activations(graph_module: fx.GraphModule, batches: Sequence[torch.T
         member_ranges = [ranges[m.name] for m in region.members]
         scale = _scales(member_ranges)
         for conv in region.producers:
-            weight, bias = _conv_args(conv)[1:3]
-            w = _attr(graph_module, weight)
+            weight, bias = conv_arguments(conv)[1:3]
+            w = tensor_attr(graph_module, weight.target)
             w.data.copy_((w.double() * scale.view(-1, 1, 1, 1)).to(w.dtype))
             if isinstance(bias, fx.Node):
-                b = _attr(graph_module, bias)
+                b = tensor_attr(graph_module, bias.target)
                 b.data.copy_((b.double() * scale).to(b.dtype))
         for conv, _member in region.conv_consumers:
             _absorb_input_scale(graph_module, conv, scale)
@@ -311,8 +305,8 @@ def equalize_activations(graph_module: fx.GraphModule, batches: Sequence[torch.T
 
 def _absorb_input_scale(graph_module: fx.GraphModule, conv: fx.Node, scale: torch.Tensor) -> None:
     """Divide ``conv``'s weights by ``scale`` along its input channels (any group count)."""
-    weight_node, groups = _conv_args(conv)[1], _conv_args(conv)[6]
-    w = _attr(graph_module, weight_node)
+    weight_node, groups = conv_arguments(conv)[1], conv_arguments(conv)[6]
+    w = tensor_attr(graph_module, weight_node.target)
     out_channels, in_per_group = w.shape[0], w.shape[1]
     out_per_group = out_channels // groups
     factors = torch.empty(out_channels, in_per_group, dtype=torch.float64)

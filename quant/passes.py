@@ -28,13 +28,16 @@ QUANT_PREPARE_FP32 = Tolerance(
 )
 
 
-def _tensor_attr(graph_module: fx.GraphModule, target: str) -> torch.Tensor:
+def tensor_attr(graph_module: fx.GraphModule, target: str) -> torch.Tensor:
+    """The tensor a ``get_attr`` node with this target reads."""
     owner_path, _, name = target.rpartition(".")
     owner = graph_module.get_submodule(owner_path) if owner_path else graph_module
     return getattr(owner, name)
 
 
-def _conv_arguments(node: fx.Node) -> list:
+def conv_arguments(node: fx.Node) -> list:
+    """``aten.conv2d``'s seven arguments (input, weight, bias, stride, padding, dilation, groups),
+    defaults filled in."""
     defaults = [None, None, None, [1, 1], [0, 0], [1, 1], 1]
     return list(node.args) + defaults[len(node.args) :]
 
@@ -45,14 +48,14 @@ def split_concat_conv(graph_module: fx.GraphModule) -> int:
     for node in list(graph_module.graph.nodes):
         if node.op != "call_function" or node.target != aten.conv2d.default:
             continue
-        source, weight_node, bias, stride, padding, dilation, groups = _conv_arguments(node)
+        source, weight_node, bias, stride, padding, dilation, groups = conv_arguments(node)
         if not isinstance(source, fx.Node) or source.target != aten.cat.default or len(source.users) != 1:
             continue
         if (source.args[1] if len(source.args) > 1 else 0) not in (1, -3) or groups != 1:
             continue
         if weight_node.op != "get_attr":
             continue
-        weight = _tensor_attr(graph_module, weight_node.target)
+        weight = tensor_attr(graph_module, weight_node.target)
         start, total = 0, None
         with graph_module.graph.inserting_before(node):
             for index, part in enumerate(source.args[0]):

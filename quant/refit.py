@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import fx
 
 from edge_sr.quant.pt2e import graph_tensor
-from edge_sr.quant.rounding import WEIGHT_LEVELS, round_rows, sample_columns
+from edge_sr.quant.rounding import round_nearest, round_rows, sample_columns
 from edge_sr.quant.sensitivity import OBSERVER_PREFIX, Simulation
 
 aten = torch.ops.aten
@@ -160,9 +160,7 @@ def _refit_layer(name, float_graph, float_node, sim, weight_q, bias_node, x_floa
     # that, not the float weights, is what the refit must beat (on the image input of the first
     # conv the float weights see no input noise at all, yet their rounding costs ~0.8 8-bit² of
     # output noise on SPAN ch28).
-    nearest_scale = (weight.abs().amax(dim=1) / WEIGHT_LEVELS).clamp(min=1e-12)[:, None]
-    nearest = torch.clamp(torch.round(weight / nearest_scale), -WEIGHT_LEVELS, WEIGHT_LEVELS) * nearest_scale
-    before = float((nearest @ x_quant + bias[:, None] - target).norm() / target.norm().clamp(min=1e-12))
+    before = float((round_nearest(weight) @ x_quant + bias[:, None] - target).norm() / target.norm().clamp(min=1e-12))
     after = float((rounded @ x_quant + new_bias[:, None] - target).norm() / target.norm().clamp(min=1e-12))
     if after >= before:
         return False

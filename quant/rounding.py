@@ -80,6 +80,12 @@ def _layer_inputs(module: nn.Module, convs: dict[str, nn.Conv2d], batches: Seque
     return {name: torch.cat(parts, dim=1) for name, parts in columns.items()}
 
 
+def round_nearest(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` (rows × taps) rounded to its nearest per-row symmetric int8 levels, dequantised."""
+    scale = (weight.abs().amax(dim=1) / WEIGHT_LEVELS).clamp(min=1e-12)[:, None]
+    return torch.clamp(torch.round(weight / scale), -WEIGHT_LEVELS, WEIGHT_LEVELS) * scale
+
+
 def round_rows(weight: torch.Tensor, hessian: torch.Tensor) -> torch.Tensor:
     """Integer levels ``q`` (rows × taps, float64) for ``weight`` (rows × taps) given ``H`` (taps × taps)."""
     rows, taps = weight.shape
@@ -126,7 +132,7 @@ def compensated_rounding(module: nn.Module, batches: Sequence[torch.Tensor]) -> 
         weight = conv.weight.detach().double().reshape(conv.out_channels, -1)
         hessian = x @ x.T / x.shape[1]
         levels, scale = round_rows(weight, hessian)
-        nearest = torch.clamp(torch.round(weight / scale[:, None]), -WEIGHT_LEVELS, WEIGHT_LEVELS) * scale[:, None]
+        nearest = round_nearest(weight)
         compensated = levels * scale[:, None]
         layers[name] = (
             _relative_output_error(weight, nearest, x),
