@@ -32,7 +32,7 @@ from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.quant.reconstruct import reconstruct
 from edge_sr.quant.refit import refit
 from edge_sr.quant.sensitivity import analyze, fallback_search, simulate
-from edge_sr.quant.validation import DropPredictor, ValidationPair
+from edge_sr.quant.validation import DropPredictor, NoiseFigures, ValidationPair
 from edge_sr.tolerances import verify_equivalent
 
 
@@ -114,7 +114,6 @@ def build_int8(
         report["steps"].append({"step": "reconstruct", **reconstruction.as_dict()})
     simulation = simulate(prepared)
     all_int8 = predictor.figures(simulation.module)
-    all_int8_drop = all_int8.drop_db
     report["validation"] = {
         "images": [pair.name for pair in validation],
         "protocol": "Y PSNR (MATLAB-rounded), border = scale; HR = held-out DIV2K LR images, LR = their bicubic downscale",
@@ -123,9 +122,10 @@ def build_int8(
         "all_int8_drop_db": round(predictor.float_psnr_db - all_int8.psnr_db, 4),
         "all_int8_output_noise_psnr_db": round(all_int8.noise_psnr_db, 3),
         "reference_psnr_db": reference_psnr_db,
-        "all_int8_predicted_drop_db": round(all_int8_drop, 4),
+        "all_int8_predicted_drop_db": round(all_int8.drop_db, 4),
+        "all_int8_predicted_drop_bound_db": round(all_int8.drop_bound_db, 4),
     }
-    over_budget = recipe.max_psnr_drop is not None and all_int8_drop > recipe.max_psnr_drop
+    over_budget = recipe.max_psnr_drop is not None and all_int8.drop_bound_db > recipe.max_psnr_drop
     ranking = None
     if analyze_layers or over_budget:
         say("ranking layers by sensitivity")
@@ -141,9 +141,9 @@ def build_int8(
         say("searching the float fallback")
         by_label = {label: node for node, label in labels.items()}
         kept_by_recipe = frozenset(keep)
-        rebuilt: dict[frozenset[str], tuple[float, fx.GraphModule, Any, fx.GraphModule]] = {}
+        rebuilt: dict[frozenset[str], tuple[NoiseFigures, fx.GraphModule, Any, fx.GraphModule]] = {}
 
-        def drop_keeping(extra: frozenset[str]) -> float:
+        def drop_bound_keeping(extra: frozenset[str]) -> float:
             nodes = {by_label[label] for label in kept_by_recipe | extra}
             # Each candidate is refitted from the original weights for its own quantisation
             # points: a refit for the all-int8 network compensates for upstream noise that a
@@ -153,26 +153,30 @@ def build_int8(
             candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
             if recipe.weight_rounding == "refit":
                 candidate_prepared, _ = _refit_and_recalibrate(graph, candidate, candidate_prepared, batches)
-            drop = predictor.drop(simulate(candidate_prepared).module)
-            rebuilt[extra] = (drop, candidate_prepared, candidate, graph)
-            return drop
+            figures = predictor.figures(simulate(candidate_prepared).module)
+            rebuilt[extra] = (figures, candidate_prepared, candidate, graph)
+            return figures.drop_bound_db
 
         chosen, final = fallback_search(
-            drop_keeping, max_drop=recipe.max_psnr_drop, ranking=ranking, all_int8_drop=all_int8_drop,
+            drop_bound_keeping, max_drop=recipe.max_psnr_drop, ranking=ranking, all_int8_drop=all_int8.drop_bound_db,
         )
         if frozenset(chosen) not in rebuilt:
-            drop_keeping(frozenset(chosen))
-        _, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
+            drop_bound_keeping(frozenset(chosen))
+        chosen_figures, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
         keep |= set(chosen)
         report["fallback"] = {
             "max_psnr_drop_db": recipe.max_psnr_drop,
             "reference_psnr_db": reference_psnr_db,
             "kept_float": sorted(chosen),
-            "predicted_drop_db": round(final, 4),
+            "predicted_drop_db": round(chosen_figures.drop_db, 4),
+            "predicted_drop_bound_db": round(final, 4),
             "met": final <= recipe.max_psnr_drop,
             "rebuilds": len(rebuilt),
             "trials": [
-                {"kept_float": len(kept_by_recipe | extra), "predicted_drop_db": round(trial[0], 4)}
+                {
+                    "kept_float": len(kept_by_recipe | extra), "predicted_drop_db": round(trial[0].drop_db, 4),
+                    "predicted_drop_bound_db": round(trial[0].drop_bound_db, 4),
+                }
                 for extra, trial in rebuilt.items()
             ],
         }
