@@ -157,7 +157,8 @@ def fallback_search(
     """Few layers to keep in float for ``max_drop`` dB; returns ``(labels, drop)``.
 
     ``drop_keeping(labels)`` rebuilds the quantised network with ``labels`` in float and returns
-    the drop a decision compares with the budget (the build passes the prediction's upper bound): the simulation only ranks and estimates, decisions are made on rebuilds (a rebuild
+    the drop a decision compares with the budget (the build passes the prediction's upper bound):
+    the simulation only ranks and estimates, decisions are made on rebuilds (a rebuild
     re-calibrates and moves quantisation points).
 
     Layers are kept in order of the noise each adds quantised alone, largest first.  That cost is

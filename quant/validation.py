@@ -119,10 +119,11 @@ class DropPredictor:
         noise = [float(np.mean((_y(output, self.scale) - reference) ** 2)) for output, reference in zip(outputs, self.float_y)]
         pooled = float(np.mean(noise))
         drops = np.array([predicted_drop_db(m, reference_psnr_db=self.reference_psnr_db) for m in noise])
+        mean = float(drops.mean())
         standard_error = float(drops.std(ddof=1) / np.sqrt(len(drops))) if len(drops) > 1 else 0.0
         return NoiseFigures(
-            drop_db=float(drops.mean()),
-            drop_bound_db=float(drops.mean()) + standard_error,
+            drop_db=mean,
+            drop_bound_db=mean + standard_error,
             noise_psnr_db=float("inf") if pooled == 0 else float(10.0 * np.log10(255.0**2 / pooled)),
             psnr_db=_mean_psnr_y(outputs, self.pairs, self.scale),
         )
