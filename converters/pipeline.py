@@ -249,8 +249,11 @@ def _make_int8_build(deploy: ModelDescriptor, converter: Converter, spec: Export
     return build
 
 
-def _int8_accuracy(deploy, converter, spec, int8_runner, build, datasets, *, output: Path, name: str, progress=None) -> dict[str, Any]:
-    """fp32 artifact vs int8 artifact, each in the target's runtime, on ``datasets``."""
+def _int8_accuracy(
+    deploy, converter, spec, int8_runner, build, datasets, *, output: Path, name: str, int8_bytes: int, progress=None
+) -> dict[str, Any]:
+    """fp32 artifact vs int8 artifact, each in the target's runtime, on ``datasets``; with both
+    artifacts' sizes, since a tight budget can keep so much in float that the int8 one is the larger."""
     from edge_sr.quant.accuracy import compare
     from edge_sr.tiling import tiled
 
@@ -281,6 +284,7 @@ def _int8_accuracy(deploy, converter, spec, int8_runner, build, datasets, *, out
         "how": how,
         "simulated": int8_runner is None,
         "fp32_artifact": fp32.artifact.name,
+        "artifact_bytes": {"fp32": fp32.bytes, "int8": int8_bytes, "int8_vs_fp32": round(int8_bytes / fp32.bytes, 4)},
         "tiling": tiling,
         "protocols": {"psnr_rgb": "RGB, border = scale (NTIRE)", "psnr_y": "Y MATLAB-rounded, border = scale (papers)"},
         **result,
@@ -446,7 +450,8 @@ def convert_model(
             contract["quantization"] = {**build.report, "kept_float": build.keep_float}
             if accuracy_datasets:
                 contract["accuracy"] = _int8_accuracy(
-                    deploy, converter, spec, runner, build, accuracy_datasets, output=output, name=name, progress=progress,
+                    deploy, converter, spec, runner, build, accuracy_datasets, output=output, name=name,
+                    int8_bytes=_size(artifact), progress=progress,
                 )
         Contract(contract).write(contract_path(artifact))
         _move_into_place(staging, output)

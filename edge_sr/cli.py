@@ -290,6 +290,21 @@ def _print_accuracy(target: str, contract: dict) -> None:
             f"  {row['fp32']['psnr_rgb']:8.3f}  {row['int8']['psnr_rgb']:8.3f}  {row['int8_drop']['psnr_rgb']:+8.3f}"
             + (f"  {worst['image']} ({worst['drop_psnr_y']:+.3f})" if worst else "")
         )
+    sizes = accuracy.get("artifact_bytes")
+    if sizes:
+        seconds = {run: sum(row[run]["seconds"] for row in accuracy["datasets"].values()) for run in ("fp32", "int8")}
+        print(
+            f"  size: int8 {sizes['int8']:,} B = {100 * sizes['int8_vs_fp32']:.1f} % of fp32 ({sizes['fp32']:,} B);"
+            f" benchmarks ran in {seconds['int8']:.1f} s (int8) against {seconds['fp32']:.1f} s (fp32)"
+        )
+        if sizes["int8_vs_fp32"] >= 1.0:
+            layers = len(quantization.get("sensitivity") or []) or "its"
+            budget = (quantization.get("fallback") or {}).get("max_psnr_drop_db")
+            print(
+                f"  warning: the int8 artifact is not smaller than the fp32 one: {len(kept)} of {layers} layers stay in float"
+                + (f" to meet the {budget} dB budget" if budget is not None else "")
+                + "; the fp32 artifact is the better ship, or loosen --max-psnr-drop"
+            )
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:

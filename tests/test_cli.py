@@ -226,6 +226,30 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
     contract = json.loads((tmp_path / "span-ch28.int8.pte.contract.json").read_text())
     assert contract["quantization"]["recipe"]["calibration"]["images"] == 6
     assert (tmp_path / "span-ch28.fp32.pte").is_file()
+    sizes = contract["accuracy"]["artifact_bytes"]
+    assert sizes["int8"] == (tmp_path / "span-ch28.int8.pte").stat().st_size
+    assert sizes["fp32"] == (tmp_path / "span-ch28.fp32.pte").stat().st_size
+    assert sizes["int8_vs_fp32"] == pytest.approx(sizes["int8"] / sizes["fp32"], abs=1e-4) and sizes["int8_vs_fp32"] < 0.4
+    assert f"size: int8 {sizes['int8']:,} B" in out and "warning" not in out
+
+
+def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):
+    """A tight budget can keep so many layers in float that the int8 artifact outgrows the fp32
+    one (DSCLoRA on ExecuTorch at 0.05 dB: 51 of 100 layers, 101 % of fp32); the summary says so."""
+    from edge_sr.cli import _print_accuracy
+
+    row = {"fp32": {"psnr_y": 28.29, "psnr_rgb": 26.5, "seconds": 2.4}, "int8": {"psnr_y": 28.28, "psnr_rgb": 26.48, "seconds": 2.5},
+           "int8_drop": {"psnr_y": 0.017, "psnr_rgb": 0.016}}
+    kept = [f"block_{i}/conv2d" for i in range(51)]
+    contract = {
+        "quantization": {"kept_float": kept, "sensitivity": [{"layer": f"layer{i}"} for i in range(100)], "fallback": {"max_psnr_drop_db": 0.05}},
+        "accuracy": {"how": "both artifacts run in executorch.runtime (XNNPACK)", "datasets": {"Set14": row},
+                     "artifact_bytes": {"fp32": 551_104, "int8": 556_480, "int8_vs_fp32": 1.0098}},
+    }
+    _print_accuracy("executorch", contract)
+    out = capsys.readouterr().out
+    assert "size: int8 556,480 B = 101.0 % of fp32 (551,104 B)" in out
+    assert "warning: the int8 artifact is not smaller than the fp32 one: 51 of 100 layers stay in float to meet the 0.05 dB budget" in out
 
 
 def test_int8_bad_options_are_one_line(capsys, tmp_path, zoo_dir):
