@@ -300,16 +300,12 @@ def _print_accuracy(target: str, contract: dict) -> None:
         if sizes["int8_vs_fp32"] >= 1.0:
             layers = len(quantization.get("sensitivity") or []) or "its"
             budget = (quantization.get("fallback") or {}).get("max_psnr_drop_db")
-            faster = seconds["int8"] < seconds["fp32"]
-            print(
-                f"  warning: the int8 artifact is not smaller than the fp32 one ({len(kept)} of {layers} layers stay in float"
-                + (f" to meet the {budget} dB budget)" if budget is not None else ")")
-                + (
-                    f"; its only gain is speed ({100 * (1 - seconds['int8'] / seconds['fp32']):.0f} % less time on the benchmarks)"
-                    if faster else "; nor faster: ship the fp32 artifact"
-                )
-                + ", or loosen --max-psnr-drop"
-            )
+            why = f"{len(kept)} of {layers} layers stay in float" + (f" to meet the {budget} dB budget" if budget is not None else "")
+            if seconds["int8"] < seconds["fp32"]:
+                verdict = f"its only gain is speed ({100 * (1 - seconds['int8'] / seconds['fp32']):.0f} % less time on the benchmarks)"
+            else:
+                verdict = "nor faster: ship the fp32 artifact"
+            print(f"  warning: the int8 artifact is not smaller than the fp32 one ({why}); {verdict}, or loosen --max-psnr-drop")
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
