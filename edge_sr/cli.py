@@ -279,6 +279,10 @@ def _print_accuracy(target: str, contract: dict) -> None:
     accuracy = contract.get("accuracy")
     kept = quantization.get("kept_float") or []
     print(f"\n{target} int8: layers kept in float: {', '.join(kept) if kept else 'none'}")
+    left = quantization.get("unquantised_by_target") or []
+    if left:
+        print(f"  not quantised by the target's quantiser (they run on dequantised int8 values, in float unless the converter"
+              f" has an integer kernel for them): {', '.join(left)}")
     if not accuracy:
         return
     print(f"  accuracy ({accuracy['how']}):")

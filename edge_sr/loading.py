@@ -38,13 +38,15 @@ def load(
     text = os.fspath(source)
     path = Path(text)
     zoo_name = None
-    if not path.exists():
+    # A folder named like a zoo model (an output folder, say) does not shadow the model.
+    if not path.is_file():
         if zoo.is_zoo_name(text):
             zoo_name = zoo.entry(text).name
             path = zoo.resolve(text)
         else:
+            found = "a folder" if path.is_dir() else "no such file"
             raise CheckpointError(
-                f"{text}: no such file, and not a zoo model name (known: {', '.join(zoo.names())})"
+                f"{text}: expected a checkpoint file or a zoo model name (known: {', '.join(zoo.names())}), found {found}"
             )
     state, wrapper = read_state_dict(path)
     shown = str(path)

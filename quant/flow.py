@@ -87,6 +87,7 @@ def build_int8(
             "step": "equalize-activations", **equalized.as_dict(), "max_abs_diff": diff, "tolerance": EQUALIZE_FP32.name,
         })
     labels = pt2e.layer_labels(float_graph)
+    by_label = {label: node for node, label in labels.items()}
     keep = set(recipe.keep_float)
     quantizer = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=pt2e.check_keep_float(labels, keep))
 
@@ -139,7 +140,6 @@ def build_int8(
         report["sensitivity_weights"] = "original" if ranked is unrefitted_simulation else "as converted"
     if over_budget:
         say("searching the float fallback")
-        by_label = {label: node for node, label in labels.items()}
         kept_by_recipe = frozenset(keep)
         rebuilt: dict[frozenset[str], tuple[NoiseFigures, fx.GraphModule, Any, fx.GraphModule]] = {}
 
@@ -180,6 +180,7 @@ def build_int8(
                 for extra, trial in rebuilt.items()
             ],
         }
+    report["unquantised_by_target"] = pt2e.unquantised_by_target(prepared, labels, {by_label[label] for label in keep})
     converted = pt2e.convert(prepared, fold_quantize=fold_quantize)
     report["seconds"] = round(time.perf_counter() - started, 2)
     return Int8Build(

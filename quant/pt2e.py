@@ -302,6 +302,20 @@ def convert(prepared: fx.GraphModule, *, fold_quantize: bool = True) -> fx.Graph
         return convert_pt2e(copy.deepcopy(prepared), fold_quantize=fold_quantize)
 
 
+def unquantised_by_target(prepared: fx.GraphModule, labels: dict[str, str], keep: Iterable[str]) -> list[str]:
+    """Labels of the layers the target's quantiser did not annotate and the recipe did not keep:
+    they take dequantised int8 values and their output is quantised by its consumers, so they
+    compute in float (EFDN's PReLUs under both quantisers) unless the converter lowers the
+    dequantise-op-quantise pattern to an integer kernel, as it may for data movement (pixel
+    shuffle, pooling, resize).  ``keep``: node names kept in float on purpose."""
+    kept = set(keep)
+    return [
+        label for node in prepared.graph.nodes
+        if (label := labels.get(node.name)) is not None and node.name not in kept
+        and op_name(node) != "cat" and ANNOTATION_KEY not in node.meta
+    ]
+
+
 def check_keep_float(labels: dict[str, str], keep_float: Iterable[str]) -> set[str]:
     """Node names for the recipe's ``keep_float`` labels; unknown labels are an error."""
     by_label = {label: node for node, label in labels.items()}

@@ -99,6 +99,13 @@ def test_wrong_shapes_and_missing_keys_are_refused(span_state, tmp_path):
         edge_sr.load(path)
 
 
-def test_unknown_name_or_missing_file(zoo_dir):
-    with pytest.raises(edge_sr.CheckpointError, match="not a zoo model name"):
+def test_unknown_name_or_missing_file(zoo_dir, tmp_path, monkeypatch):
+    with pytest.raises(edge_sr.CheckpointError, match="span-ch999: expected a checkpoint file or a zoo model name .* found no such file"):
         edge_sr.load("span-ch999")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "span-ch999").mkdir()
+    with pytest.raises(edge_sr.CheckpointError, match="found a folder"):
+        edge_sr.load("span-ch999")
+    # An output folder named after a zoo model does not shadow the model.
+    (tmp_path / "span-tiny").mkdir()
+    assert edge_sr.load("span-tiny").arch == "span"

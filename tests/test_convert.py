@@ -104,8 +104,9 @@ def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path)
     assert inspection["high_rank_reshapes"] == []
     assert "TRANSPOSE_CONV" in inspection["ops"] and "RESHAPE" not in inspection["ops"]
     # The converter's MLIR location names are stripped: each tensor is named by its index (a few
-    # bytes), except the signature's input and output.
-    assert contract["converter"]["details"]["tensor_name_bytes_stripped"] > 5000
+    # bytes), except the signature's input and output; and repeated shape vectors are shared.
+    saved = contract["converter"]["details"]["compaction_bytes_saved"]
+    assert saved["tensor_names"] > 5000 and saved["tables_and_vectors"] > 500, saved
     assert inspection["size"]["tensor_names"] < 1500, inspection["size"]
     converter = get_converter("tflite")
     spec = ExportSpec(shape=ShapePolicy.fixed(8, 8))
@@ -118,6 +119,49 @@ def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path)
     plain = tmp_path / "plain.tflite"
     converter.export(edge_sr.load(MODEL).module, ExportSpec(shape=ShapePolicy.fixed(*SIZE)), plain, sample=torch.rand(1, 3, *SIZE))
     assert "RESHAPE" in converter.inspect(plain)["ops"]
+
+
+def test_litert_compaction_shares_vectors_and_changes_no_output(tmp_path, real_crop):
+    import litert_torch
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert import schema_py_generated as schema
+
+    from edge_sr.converters.contract import INPUT_NAME
+    from edge_sr.converters.tflite import NamedIO, _compact
+
+    module = NamedIO(edge_sr.load("span-tiny").module).eval()
+    sample = real_crop(24, 24)
+    raw, compact = tmp_path / "raw.tflite", tmp_path / "compact.tflite"
+    litert_torch.convert(module, sample_kwargs={INPUT_NAME: sample}).export(str(raw))
+    compact.write_bytes(raw.read_bytes())
+    saved = _compact(compact)
+    assert compact.stat().st_size == raw.stat().st_size - saved["tensor_names"] - saved["tables_and_vectors"]
+    assert saved["tensor_names"] > 1000 and saved["tables_and_vectors"] > 200, saved
+    # Same graph, same constants, same result to the bit.
+    outputs = []
+    for path in (raw, compact):
+        runner = Interpreter(model_path=str(path)).get_signature_runner()
+        outputs.append(next(iter(runner(**{INPUT_NAME: sample.numpy()}).values())))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    before, after = (schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0) for path in (raw, compact))
+
+    def data(model, tensor) -> bytes:
+        buffer = model.buffers[tensor.buffer].data
+        return b"" if buffer is None else bytes(buffer)
+
+    for old, new in zip(before.subgraphs[0].tensors, after.subgraphs[0].tensors, strict=True):
+        assert np.array_equal(old.shape, new.shape) and old.type == new.type
+        assert data(before, old) == data(after, new)
+    # Tensors without data share the empty buffer 0: one buffer per constant is left.
+    constants = sum(1 for tensor in after.subgraphs[0].tensors if data(after, tensor))
+    assert len(after.buffers) < len(before.buffers) and len(after.buffers) <= 1 + constants + len(after.metadata or [])
+    # LiteRT's model analyzer runs the flatbuffer verifier first (shared vectors and tables pass).
+    from ai_edge_litert import _pywrap_analyzer_wrapper as analyzer
+
+    report = analyzer.ModelAnalyzer(str(compact), True, False)
+    assert "not a valid Flatbuffer" not in report and "Subgraph#0" in report, report[:300]
+    signature_input = after.signatureDefs[0].inputs[0].tensorIndex
+    assert after.subgraphs[0].tensors[signature_input].name == before.subgraphs[0].tensors[signature_input].name
 
 
 @pytest.mark.parametrize("target", ["onnx", "tflite", "executorch"])

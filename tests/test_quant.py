@@ -268,6 +268,13 @@ def test_keep_float_leaves_the_layer_unquantised(span, crops):
         assert all("quantize_per_tensor" in str(user.target) for user in conv.users), conv.name
     silu = next(n for n in converted.graph.nodes if n.name == by_label["block_1/silu"])
     assert "dequantize" in str(silu.args[0].target)
+    # What the recipe keeps is not reported as the target's doing; what XNNPACK's quantiser
+    # leaves alone is: SiLU (the flow writes it as x·sigmoid(x) first; this graph does not) and
+    # the pixel shuffle, which moves data.
+    left = pt2e.unquantised_by_target(prepared, labels, keep)
+    assert "block_1/silu" not in left and "block_2/sub" not in left
+    assert {"block_1/silu#2", "block_2/silu", "upsampler.1/pixel_shuffle"} <= set(left)
+    assert not any(label.endswith(("conv2d", "/add", "/mul")) for label in left), left
 
 
 def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
@@ -457,17 +464,19 @@ def test_int8_conversion_is_byte_identical_when_repeated(target, int8_artifacts,
     assert hashlib.sha256(again.artifact.read_bytes()).hexdigest() == hashlib.sha256(first.artifact.read_bytes()).hexdigest()
 
 
-def test_int8_artifacts_are_about_a_third_of_fp32(int8_artifacts, tmp_path):
-    # A regression guard, not the acceptance goal (30 %, not met for SPAN ch28): these ~150 K-
-    # parameter networks carry ~25 % of weights plus fixed per-layer quantisation records
-    # (XNNPACK's serialised graph and 64-hex named-data keys; LiteRT's per-channel float scales
-    # and int64 zero points), and equalisation's 18 depthwise unscaling convs add ~10 K (ExecuTorch)
-    # and ~16 K (LiteRT).  Measured: ExecuTorch 222,400 / 629,440 B (35.3 %), LiteRT 208,160 /
-    # 625,744 B (33.3 %).  The part that scales with the weights is checked below.
-    for target in ("executorch", "tflite"):
+def test_int8_artifacts_are_at_most_30_percent_of_fp32_on_litert(int8_artifacts, tmp_path):
+    # ~150 K-parameter networks: int8 weights are 24 % of the fp32 file, and every layer adds fixed
+    # records.  LiteRT stores each per-channel weight's and bias's scales and int64 zero points;
+    # the writer stores identical vectors and flat tables once (every all-zero zero-point vector
+    # is one) and drops names and empty buffers, which takes SPAN ch28 from 208,160 to 180,096 B:
+    # 29.0 % of the fp32 620,000 B (all ten zoo models: 28.0-29.9 %).  ExecuTorch is a regression
+    # guard, not the goal (measured 222,400 / 629,440 B, 35.3 %): XNNPACK's serialised graph
+    # (43.6 KB: each sigmoid runs in fp32 between two converts) and the 64-hex named-data keys of
+    # every constant.  The part that scales with the weights is checked for both.
+    for target, bound in (("tflite", 0.30), ("executorch", 0.36)):
         int8 = int8_artifacts(target)
         fp32 = convert_model(edge_sr.load("span-ch28"), target=target, spec=ExportSpec(), output_dir=tmp_path / target)
-        assert int8.bytes <= 0.36 * fp32.bytes, (target, int8.bytes, fp32.bytes)
+        assert int8.bytes <= bound * fp32.bytes, (target, int8.bytes, fp32.bytes)
         sizes = [json.loads(result.contract.read_text())["inspection"]["size"] for result in (int8, fp32)]
         for size, result in zip(sizes, (int8, fp32)):
             assert size["bytes"] == result.bytes
