@@ -469,7 +469,7 @@ def test_int8_artifacts_are_at_most_30_percent_of_fp32_on_litert(int8_artifacts,
     # records.  LiteRT stores each per-channel weight's and bias's scales and int64 zero points;
     # the writer stores identical vectors and flat tables once (every all-zero zero-point vector
     # is one) and drops names and empty buffers, which takes SPAN ch28 from 208,160 to 180,096 B:
-    # 29.0 % of the fp32 620,000 B (all ten zoo models: 28.0-29.9 %).  ExecuTorch is a regression
+    # 29.0 % of the fp32 620,000 B (zoo: 28.0-29.9 %, EFDN x2 30.1 %).  ExecuTorch is a regression
     # guard, not the goal (measured 222,400 / 629,440 B, 35.3 %): XNNPACK's serialised graph
     # (43.6 KB: each sigmoid runs in fp32 between two converts) and the 64-hex named-data keys of
     # every constant.  The part that scales with the weights is checked for both.
