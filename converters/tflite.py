@@ -80,7 +80,7 @@ def _fp16_weights(source: Path, destination: Path) -> None:
 
 def _compact(path: Path) -> dict[str, int]:
     """Rewrite ``path`` smaller without changing what any runtime reads; returns the bytes saved
-    by each step.
+    by dropping names and by the rest.
 
     - Tensor names go, except the signature's inputs' and outputs'.  The converter's names are
       MLIR locations (6 KB on SPAN ch28): debug information; runtimes name tensors by index.
@@ -97,9 +97,9 @@ def _compact(path: Path) -> dict[str, int]:
     from ai_edge_litert import schema_py_generated as schema
 
     class _CompactBuilder(flatbuffers.Builder):
-        """Shares each distinct vector but constant data; byte vectors (constant buffers) start 16-byte aligned, as
-        the schema's ``force_align: 16`` asks and converters write them (the generated packer
-        would align them to 1)."""
+        """Shares each distinct vector except constant data, whose byte vectors start 16-byte
+        aligned, as the schema's ``force_align: 16`` asks and converters write them (the
+        generated packer would align them to 1)."""
 
         def __init__(self, size: int):
             super().__init__(size)
@@ -126,20 +126,17 @@ def _compact(path: Path) -> dict[str, int]:
         for tensor in (signature.inputs or []) + (signature.outputs or [])
     }
     names_saved = 0
+    shared_tables: dict[tuple, int] = {}
     for graph_index, graph in enumerate(model.subgraphs or []):
         for tensor_index, tensor in enumerate(graph.tensors or []):
             if (graph_index, tensor_index) not in kept:
                 names_saved += len(tensor.name or b"")
                 tensor.name = None
-            if tensor.quantization is not None and _no_quantization(tensor.quantization):
-                tensor.quantization = None
-    _point_data_free_tensors_at_buffer_0(model)
-    shared_tables: dict[tuple, int] = {}
-    for graph in model.subgraphs or []:
-        for tensor in graph.tensors or []:
-            tensor.quantization = _SharedTable.wrap(tensor.quantization, shared_tables)
+            empty = tensor.quantization is not None and _no_quantization(tensor.quantization)
+            tensor.quantization = None if empty else _SharedTable.wrap(tensor.quantization, shared_tables)
         for operator in graph.operators or []:
             operator.builtinOptions = _SharedTable.wrap(operator.builtinOptions, shared_tables)
+    _point_data_free_tensors_at_buffer_0(model)
     builder = _CompactBuilder(len(data))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     compact = bytes(builder.Output())

@@ -103,8 +103,8 @@ def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path)
     inspection = contract["inspection"]
     assert inspection["high_rank_reshapes"] == []
     assert "TRANSPOSE_CONV" in inspection["ops"] and "RESHAPE" not in inspection["ops"]
-    # The converter's MLIR location names are stripped: each tensor is named by its index (a few
-    # bytes), except the signature's input and output; and repeated shape vectors are shared.
+    # The converter's MLIR location names are dropped, except the signature's input and output's,
+    # and repeated shape vectors are shared.
     saved = contract["converter"]["details"]["compaction_bytes_saved"]
     assert saved["tensor_names"] > 5000 and saved["tables_and_vectors"] > 500, saved
     assert inspection["size"]["tensor_names"] < 1500, inspection["size"]
