@@ -106,8 +106,7 @@ def _output_psnr(student: nn.Module, teacher: nn.Module, crops: Sequence[torch.T
             difference = student(batch).clamp(0, 1) - teacher(batch).clamp(0, 1)
             squared += float(difference.square().sum())
             count += difference.numel()
-    error = torch.tensor(squared / count)
-    return float(10 * torch.log10(1.0 / error.clamp(min=1e-12)))
+    return 10 * math.log10(1.0 / max(squared / count, 1e-12))
 
 
 def reconstruct(
