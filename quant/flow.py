@@ -68,7 +68,7 @@ def build_int8(
     """Quantise ``module`` (deploy form) for one target; see the module docstring for the steps."""
     say = progress or (lambda _message: None)
     report: dict[str, Any] = {"recipe": recipe.to_dict(), "steps": []}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if recipe.fold_normalization:
         folded, did_fold = fold_input_normalization(module)
         if did_fold:
@@ -183,6 +183,8 @@ def build_int8(
     report["unquantised_by_target"] = pt2e.unquantised_by_target(prepared, labels, {by_label[label] for label in keep})
     converted = pt2e.convert(prepared, fold_quantize=fold_quantize)
     report["seconds"] = round(time.perf_counter() - started, 2)
+    # Wall time includes any time the process waited for the cores; CPU time (all threads) does not.
+    report["cpu_seconds"] = round(time.process_time() - cpu_started, 2)
     return Int8Build(
         converted=converted, float_graph=float_graph, quantizer=quantizer,
         keep_float=sorted(keep), report=report, prepared=prepared,
