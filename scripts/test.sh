@@ -3,8 +3,8 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$root"
-# Two pytest workers, one thread each: much of a conversion (export, lowering, the Kotlin and
-# Swift tool chains) runs on one core, so two single-threaded workers keep both cores busy.
+# Two pytest workers, one thread each: export, lowering, kotlinc and Chromium spend most
+# of their time on one core, so two single-threaded workers keep both cores busy.
 # loadfile keeps each module's expensive module-scoped fixtures in one worker.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 args=(-n "${EDGE_SR_TEST_WORKERS:-2}" --dist loadfile)

@@ -540,6 +540,10 @@ def _int8_table_row(model: str, target: str, max_psnr_drop: float | None, tmp_pa
     return contract["quantization"], contract["accuracy"]["datasets"]
 
 
+def _timing(quantization: dict) -> dict:
+    return {"calibration_seconds": quantization["seconds"], "calibration_cpu_seconds": quantization["cpu_seconds"]}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ("executorch", "tflite"))
 @pytest.mark.parametrize("model", ZOO_MODELS)
@@ -550,8 +554,7 @@ def test_int8_table_full_w8a8(model, target, tmp_path, zoo_dir, data_dir):
     quantization, rows = _int8_table_row(model, target, None, tmp_path, data_dir)
     assert quantization["kept_float"] == [] and "fallback" not in quantization
     drops = {name: rows[name]["int8_drop"]["psnr_y"] for name in BENCHMARKS}
-    timing = {"calibration_seconds": quantization["seconds"], "calibration_cpu_seconds": quantization["cpu_seconds"]}
-    print(json.dumps({"model": model, "target": target, **timing, **rows}))
+    print(json.dumps({"model": model, "target": target, **_timing(quantization), **rows}))
     # Worst measured (EFDN x2, span-tiny): Set5 0.41, Set14 0.26, BSD100 0.19, Urban100 0.31 dB.
     assert all(0 < drop <= 0.45 for drop in drops.values()), drops
     if max(drops["Set14"], drops["Urban100"]) > 0.10:
@@ -566,8 +569,7 @@ def test_int8_table_with_a_005_db_budget(model, target, tmp_path, zoo_dir, data_
     quantization, rows = _int8_table_row(model, target, 0.05, tmp_path, data_dir)
     fallback = quantization.get("fallback", {"met": True, "kept_float": []})
     assert fallback["met"], fallback
-    timing = {"calibration_seconds": quantization["seconds"], "calibration_cpu_seconds": quantization["cpu_seconds"]}
-    print(json.dumps({"model": model, "target": target, "kept_float": fallback["kept_float"], **timing, **rows}))
+    print(json.dumps({"model": model, "target": target, "kept_float": fallback["kept_float"], **_timing(quantization), **rows}))
     # The budget is decided on held-out DIV2K images; it must hold where it is judged.
     assert all(rows[name]["int8_drop"]["psnr_y"] <= 0.05 for name in ("Set14", "Urban100")), rows
 
