@@ -254,7 +254,7 @@ def _int8_accuracy(
 ) -> dict[str, Any]:
     """fp32 artifact vs int8 artifact, each in the target's runtime, on ``datasets``; with both
     artifacts' sizes, since a tight budget can keep so much in float that the int8 one is the larger."""
-    from edge_sr.quant.accuracy import compare
+    from edge_sr.quant.accuracy import FLAT_FIELD_BORDER, FLAT_FIELD_SIZE, compare, flat_field
     from edge_sr.tiling import tiled
 
     fp32_spec = dataclasses.replace(spec, precision="fp32", recipe=None)
@@ -271,8 +271,9 @@ def _int8_accuracy(
         runs = {"fp32": deploy.module, "int8": build.converted}
         how = f"simulated: {converter.runtime_name} cannot run here; fp32 = PyTorch deploy module, int8 = PyTorch quantize/dequantize graph"
     tiling = None
+    flat_size = FLAT_FIELD_SIZE
     if spec.shape.kind == "fixed":
-        tile = spec.shape.sizes[0]
+        tile = flat_size = spec.shape.sizes[0]
         overlap = max(4, min(tile) // 8)
         runs = {key: tiled(run, tile=tile, scale=deploy.scale, overlap=overlap) for key, run in runs.items()}
         tiling = {"tile": list(tile), "overlap": overlap}
@@ -280,6 +281,7 @@ def _int8_accuracy(
         progress("measuring accuracy on " + ", ".join(d.name for d in datasets))
     with native_output_silenced():
         result = compare(runs, datasets, scale=deploy.scale, progress=False)
+        flat = flat_field(runs, size=flat_size, border=min(FLAT_FIELD_BORDER, (min(flat_size) - 1) // 2))
     return {
         "how": how,
         "simulated": int8_runner is None,
@@ -288,6 +290,7 @@ def _int8_accuracy(
         "tiling": tiling,
         "protocols": {"psnr_rgb": "RGB, border = scale (NTIRE)", "psnr_y": "Y MATLAB-rounded, border = scale (papers)"},
         **result,
+        "flat_field": flat,
     }
 
 

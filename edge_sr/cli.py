@@ -294,6 +294,13 @@ def _print_accuracy(target: str, contract: dict) -> None:
             f"  {row['fp32']['psnr_rgb']:8.3f}  {row['int8']['psnr_rgb']:8.3f}  {row['int8_drop']['psnr_rgb']:+8.3f}"
             + (f"  {worst['image']} ({worst['drop_psnr_y']:+.3f})" if worst else "")
         )
+    flat = (accuracy.get("flat_field") or {}).get("int8")
+    if flat:
+        levels = accuracy["flat_field"]["levels"]
+        print(
+            f"  flat grey images ({len(levels)} levels, {levels[0]}-{levels[-1]}): the int8 output's mean is off by up to"
+            f" {flat['max_abs']:.2f} 8-bit levels (RMS {flat['rms']:.2f}), worst at grey {flat['worst']['level']}, {flat['worst']['channel']}"
+        )
     sizes = accuracy.get("artifact_bytes")
     if sizes:
         seconds = {run: sum(row[run]["seconds"] for row in accuracy["datasets"].values()) for run in ("fp32", "int8")}

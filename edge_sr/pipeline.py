@@ -164,6 +164,9 @@ def _drops(entry: dict[str, Any]) -> str:
             continue
         worst = figures.get("worst_image")
         parts.append(f"{dataset} {figures['drop_y']:+.3f}" + (f" (worst {worst['image']} {worst['drop_psnr_y']:+.3f})" if worst else ""))
+    flat = entry.get("flat_field")
+    if flat:
+        parts.append(f"flat grey areas shifted by up to {flat['max_abs']:.2f} levels (grey {flat['worst']['level']}, {flat['worst']['channel']})")
     return ", ".join(parts)
 
 

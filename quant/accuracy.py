@@ -26,6 +26,13 @@ from edge_sr.resize import modcrop
 
 Run = Callable[[torch.Tensor], torch.Tensor]
 
+FLAT_LEVELS = tuple(range(0, 256, 15))
+"""Grey levels of the flat-field check: 0, 15, …, 255 (18 levels, both ends of the range)."""
+CHANNELS = ("R", "G", "B")
+FLAT_FIELD_SIZE = (128, 128)
+"""Input size of the flat-field check for artifacts with free H/W (fixed-shape ones use theirs)."""
+FLAT_FIELD_BORDER = 32
+
 
 def _pairs(dataset: Path, scale: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     _, pairs = discover(dataset, scale=scale)
@@ -74,4 +81,45 @@ def compare(
             worst = int(np.argmax(drops))
             row[f"{name}_worst_image"] = {"image": pairs[worst][0], "drop_psnr_y": round(float(drops[worst]), 4)}
         result["datasets"][dataset.name] = row
+    return result
+
+
+def flat_field(runs: dict[str, Run], *, size: tuple[int, int], border: int, levels: tuple[int, ...] = FLAT_LEVELS) -> dict[str, Any]:
+    """How far each run's output on flat grey images sits from the first run's, in 8-bit levels.
+
+    On a flat input every pixel of an activation lands in the same int8 bin, so rounding errors
+    do not average out as they do on texture: they add up to a uniform shift of the whole area
+    (sky, walls, a page), banding that a benchmark mean hardly shows (SPAN ch28, all-int8:
+    up to 2.5 levels).  Per level and RGB channel: the mean difference over the output away
+    from the borders (``border`` input pixels on each side, where zero padding shapes the
+    output), unrounded, in 8-bit units.
+
+    ``runs``: name → callable (NCHW float32 RGB [0, 1] of ``size`` → NCHW ×scale); the first is
+    the reference.  Returns, per other run: ``dc_error`` (per level, [R, G, B]), ``max_abs``,
+    ``rms`` and the worst level and channel.
+    """
+    height, width = size
+    if min(height, width) <= 2 * border:
+        raise ValueError(f"flat field: a {height}x{width} input leaves nothing inside a {border}-pixel border")
+    names = list(runs)
+    errors: dict[str, list[list[float]]] = {name: [] for name in names[1:]}
+    for level in levels:
+        x = torch.full((1, 3, height, width), level / 255.0)
+        with torch.no_grad():
+            outputs = {name: run(x) for name, run in runs.items()}
+        inner = outputs[names[0]].shape[-1] // width * border
+        reference = outputs[names[0]][0, :, inner:-inner, inner:-inner].mean(dim=(1, 2))
+        for name in names[1:]:
+            mean = outputs[name][0, :, inner:-inner, inner:-inner].mean(dim=(1, 2))
+            errors[name].append([255.0 * float(v) for v in mean - reference])
+    result: dict[str, Any] = {"levels": list(levels), "size": [height, width], "border": border}
+    for name, rows in errors.items():
+        table = np.asarray(rows)
+        worst_level, worst_channel = np.unravel_index(int(np.argmax(np.abs(table))), table.shape)
+        result[name] = {
+            "dc_error": np.round(table, 3).tolist(),
+            "max_abs": round(float(np.abs(table).max()), 3),
+            "rms": round(float(np.sqrt(np.mean(table**2))), 3),
+            "worst": {"level": int(levels[worst_level]), "channel": CHANNELS[worst_channel]},
+        }
     return result

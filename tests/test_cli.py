@@ -231,6 +231,8 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
     assert sizes["fp32"] == (tmp_path / "span-ch28.fp32.pte").stat().st_size
     assert sizes["int8_vs_fp32"] == pytest.approx(sizes["int8"] / sizes["fp32"], abs=1e-4) and sizes["int8_vs_fp32"] < 0.4
     assert f"size: int8 {sizes['int8']:,} B" in out and "warning" not in out
+    flat = contract["accuracy"]["flat_field"]["int8"]
+    assert f"flat grey images (18 levels, 0-255): the int8 output's mean is off by up to {flat['max_abs']:.2f} 8-bit levels" in out
 
 
 def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):

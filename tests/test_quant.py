@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from edge_sr.converters.pipeline import convert_model
 from edge_sr.converters.spec import ExportSpec, ShapePolicy
 from edge_sr.errors import OptionError
 from edge_sr.quant import pt2e
+from edge_sr.quant.accuracy import FLAT_LEVELS, flat_field
 from edge_sr.quant.passes import QUANT_PREPARE_FP32, decompose_silu, split_concat_conv
 from edge_sr.quant.prepare import fold_input_normalization
 from edge_sr.quant.ranges import _fake_quant_error, estimate_range
@@ -507,6 +509,38 @@ def test_int8_accuracy_section_runs_both_artifacts(tmp_path, zoo_dir, data_dir):
     assert worst["image"] in {"baby", "bird", "butterfly", "head", "woman"}
     assert worst["drop_psnr_y"] >= row["int8_drop"]["psnr_y"] - 1e-4  # the worst image is at least the mean
     assert (tmp_path / accuracy["fp32_artifact"]).is_file()
+    flat = accuracy["flat_field"]
+    assert flat["levels"] == list(FLAT_LEVELS) and flat["size"] == [128, 128]
+    shift = flat["int8"]
+    assert len(shift["dc_error"]) == len(FLAT_LEVELS) and all(len(rgb) == 3 for rgb in shift["dc_error"])
+    # all-int8 SPAN ch28 shifts flat areas by up to ~2.5 levels; a black or zero shift would mean
+    # the check compared an artifact with itself
+    assert 0.05 < shift["max_abs"] < 8 and 0 < shift["rms"] <= shift["max_abs"]
+    worst = shift["dc_error"][FLAT_LEVELS.index(shift["worst"]["level"])]["RGB".index(shift["worst"]["channel"])]
+    assert abs(worst) == pytest.approx(shift["max_abs"], abs=1e-3)
+
+
+def test_flat_field_reports_the_uniform_shift_of_one_run_against_another():
+    def nearest(x):
+        return x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+
+    def shifted(x):
+        # 1.5 levels on green at grey 120, and a bright border the measurement must leave out
+        y = nearest(x).clone()
+        if abs(float(x.mean()) - 120 / 255) < 1e-6:
+            y[:, 1] += 1.5 / 255
+        y[:, :, :8, :] = 1.0
+        return y
+
+    result = flat_field({"fp32": nearest, "int8": shifted}, size=(40, 48), border=4)
+    assert result["levels"] == list(FLAT_LEVELS) and result["size"] == [40, 48] and result["border"] == 4
+    int8 = result["int8"]
+    assert int8["max_abs"] == pytest.approx(1.5, abs=1e-3)
+    assert int8["worst"] == {"level": 120, "channel": "G"}
+    assert int8["rms"] == pytest.approx(math.sqrt(1.5**2 / (3 * len(FLAT_LEVELS))), abs=1e-3)
+    assert sum(abs(v) for rgb in int8["dc_error"] for v in rgb) == pytest.approx(1.5, abs=1e-2)
+    with pytest.raises(ValueError, match="nothing inside a 20-pixel border"):
+        flat_field({"fp32": nearest, "int8": shifted}, size=(40, 48), border=20)
 
 
 def test_int8_unsupported_combinations_are_refused(tmp_path, zoo_dir):

@@ -96,6 +96,9 @@ def test_report_rows_carry_accuracy_latency_and_errors(small_report):
     worst = rows[("onnx", "int8")]["accuracy"]["Set5"]["worst_image"]
     assert worst["image"] in {"baby", "bird", "butterfly", "head", "woman"} and worst["drop_psnr_y"] >= drop - 1e-4
     assert rows[("onnx", "int8")]["kept_float"] == []  # full W8A8
+    flat = rows[("onnx", "int8")]["flat_field"]
+    assert flat["levels"] == 18 and 0 < flat["rms"] <= flat["max_abs"] < 8 and flat["worst"]["channel"] in "RGB"
+    assert "flat_field" not in rows[("onnx", "fp32")]  # the reference
     assert data["sensitivity"]["span-ch28"]["layers"] and data["budget_solver"][0]["input"]
     assert {g["dataset"] for g in data["gallery"]} == {"Set5", "Urban100"}
     for item in data["gallery"]:
@@ -203,3 +206,5 @@ def test_pipeline_summary_names_each_datasets_worst_image():
     }}
     assert _drops(entry) == "Set14 +0.046 (worst ppt3 +0.430)"
     assert _drops({"accuracy": None}) == ""
+    entry["flat_field"] = {"levels": 18, "max_abs": 2.514, "rms": 1.2, "worst": {"level": 240, "channel": "R"}}
+    assert _drops(entry) == "Set14 +0.046 (worst ppt3 +0.430), flat grey areas shifted by up to 2.51 levels (grey 240, R)"
