@@ -90,7 +90,7 @@ def flat_field(runs: dict[str, Run], *, size: tuple[int, int], border: int, leve
     On a flat input every pixel of an activation lands in the same int8 bin, so rounding errors
     do not average out as they do on texture: they add up to a uniform shift of the whole area
     (sky, walls, a page), banding that a benchmark mean hardly shows (SPAN ch28, all-int8:
-    up to 2.5 levels).  Per level and RGB channel: the mean difference over the output away
+    up to 3 levels).  Per level and RGB channel: the mean difference over the output away
     from the borders (``border`` input pixels on each side, where zero padding shapes the
     output), unrounded, in 8-bit units.
 
