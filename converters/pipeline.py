@@ -254,7 +254,7 @@ def _int8_accuracy(
 ) -> dict[str, Any]:
     """fp32 artifact vs int8 artifact, each in the target's runtime, on ``datasets``; with both
     artifacts' sizes, since a tight budget can keep so much in float that the int8 one is the larger."""
-    from edge_sr.quant.accuracy import FLAT_FIELD_BORDER, FLAT_FIELD_SIZE, compare, flat_field
+    from edge_sr.quant.accuracy import FLAT_FIELD_SIZE, compare, flat_field
     from edge_sr.tiling import tiled
 
     fp32_spec = dataclasses.replace(spec, precision="fp32", recipe=None)
@@ -281,7 +281,7 @@ def _int8_accuracy(
         progress("measuring accuracy on " + ", ".join(d.name for d in datasets))
     with native_output_silenced():
         result = compare(runs, datasets, scale=deploy.scale, progress=False)
-        flat = flat_field(runs, size=flat_size, border=min(FLAT_FIELD_BORDER, (min(flat_size) - 1) // 2))
+        flat = flat_field(runs, size=flat_size)
     return {
         "how": how,
         "simulated": int8_runner is None,

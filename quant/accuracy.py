@@ -84,7 +84,10 @@ def compare(
     return result
 
 
-def flat_field(runs: dict[str, Run], *, size: tuple[int, int], border: int, levels: tuple[int, ...] = FLAT_LEVELS) -> dict[str, Any]:
+def flat_field(
+    runs: dict[str, Run], *, size: tuple[int, int] = FLAT_FIELD_SIZE, border: int | None = None,
+    levels: tuple[int, ...] = FLAT_LEVELS,
+) -> dict[str, Any]:
     """How far each run's output on flat grey images sits from the first run's, in 8-bit levels.
 
     On a flat input every pixel of an activation lands in the same int8 bin, so rounding errors
@@ -95,10 +98,13 @@ def flat_field(runs: dict[str, Run], *, size: tuple[int, int], border: int, leve
     output), unrounded, in 8-bit units.
 
     ``runs``: name → callable (NCHW float32 RGB [0, 1] of ``size`` → NCHW ×scale); the first is
-    the reference.  Returns, per other run: ``dc_error`` (per level, [R, G, B]), ``max_abs``,
-    ``rms`` and the worst level and channel.
+    the reference.  ``border``: ``FLAT_FIELD_BORDER``, narrowed when ``size`` is too small to keep
+    a centre.  Returns, per other run: ``dc_error`` (per level, [R, G, B]), ``max_abs``, ``rms``
+    and the worst level and channel.
     """
     height, width = size
+    if border is None:
+        border = min(FLAT_FIELD_BORDER, (min(height, width) - 1) // 2)
     if min(height, width) <= 2 * border:
         raise ValueError(f"flat field: a {height}x{width} input leaves nothing inside a {border}-pixel border")
     names = list(runs)

@@ -467,14 +467,14 @@ def _matched_runs(subjects: dict[str, Subject]) -> dict[str, Run]:
 
 def _accuracy(name: str, target: str, runs: dict[str, Run], datasets: list[Path], scale: int, entries: list[dict[str, Any]]) -> None:
     from edge_sr.converters.pipeline import native_output_silenced
-    from edge_sr.quant.accuracy import FLAT_FIELD_BORDER, FLAT_FIELD_SIZE, compare, flat_field
+    from edge_sr.quant.accuracy import compare, flat_field
 
     ordered = {p: runs[p] for p in ("fp32", "fp16", "int8") if p in runs}
     mine = [e for e in entries if e["model"] == name and e["target"] == target]
     try:
         with native_output_silenced():
             result = compare(ordered, datasets, scale=scale, progress=False)
-            flat = flat_field(ordered, size=FLAT_FIELD_SIZE, border=FLAT_FIELD_BORDER) if len(ordered) > 1 else {}
+            flat = flat_field(ordered) if len(ordered) > 1 else {}
     except Exception as error:
         for entry in mine:
             if entry.get("status") == "ok":
