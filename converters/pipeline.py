@@ -254,7 +254,7 @@ def _int8_accuracy(
 ) -> dict[str, Any]:
     """fp32 artifact vs int8 artifact, each in the target's runtime, on ``datasets``; with both
     artifacts' sizes, since a tight budget can keep so much in float that the int8 one is the larger."""
-    from edge_sr.quant.accuracy import FLAT_FIELD_SIZE, compare, flat_field
+    from edge_sr.quant.accuracy import FLAT_FIELD_SIZE, compare, flat_colours, flat_field
     from edge_sr.tiling import tiled
 
     fp32_spec = dataclasses.replace(spec, precision="fp32", recipe=None)
@@ -282,6 +282,7 @@ def _int8_accuracy(
     with native_output_silenced():
         result = compare(runs, datasets, scale=deploy.scale, progress=False)
         flat = flat_field(runs, size=flat_size)
+        colours = flat_colours(runs, size=flat_size)
     return {
         "how": how,
         "simulated": int8_runner is None,
@@ -291,6 +292,7 @@ def _int8_accuracy(
         "protocols": {"psnr_rgb": "RGB, border = scale (NTIRE)", "psnr_y": "Y MATLAB-rounded, border = scale (papers)"},
         **result,
         "flat_field": flat,
+        "flat_colours": colours,
     }
 
 

@@ -301,6 +301,13 @@ def _print_accuracy(target: str, contract: dict) -> None:
             f"  flat grey images ({len(levels)} levels, {levels[0]}-{levels[-1]}): the int8 output's mean is off by up to"
             f" {flat['max_abs']:.2f} 8-bit levels (RMS {flat['rms']:.2f}), worst at grey {flat['worst']['level']}, {flat['worst']['channel']}"
         )
+    saturated = (accuracy.get("flat_colours") or {}).get("int8")
+    if saturated:
+        names = ", ".join(accuracy["flat_colours"]["colours"])
+        print(
+            f"  flat saturated colours ({names}): the int8 output's mean is off by up to"
+            f" {saturated['max_abs']:.2f} 8-bit levels (RMS {saturated['rms']:.2f}), worst on {saturated['worst']['colour']}, {saturated['worst']['channel']}"
+        )
     sizes = accuracy.get("artifact_bytes")
     if sizes:
         seconds = {run: sum(row[run]["seconds"] for row in accuracy["datasets"].values()) for run in ("fp32", "int8")}

@@ -167,6 +167,9 @@ def _drops(entry: dict[str, Any]) -> str:
     flat = entry.get("flat_field")
     if flat:
         parts.append(f"flat grey areas shifted by up to {flat['max_abs']:.2f} levels (grey {flat['worst']['level']}, {flat['worst']['channel']})")
+    saturated = entry.get("flat_colours")
+    if saturated:
+        parts.append(f"flat saturated colours by up to {saturated['max_abs']:.2f} ({saturated['worst']['colour']}, {saturated['worst']['channel']})")
     return ", ".join(parts)
 
 

@@ -84,6 +84,45 @@ def compare(
     return result
 
 
+SATURATED_COLOURS = {
+    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
+    "cyan": (0, 255, 255), "magenta": (255, 0, 255), "yellow": (255, 255, 0),
+}
+"""The corners of the RGB cube other than black and white (which the grey levels include)."""
+
+
+def _flat_inputs(
+    runs: dict[str, Run], colours: dict[str, tuple[int, int, int]], *, size: tuple[int, int], border: int | None
+) -> tuple[int, dict[str, np.ndarray]]:
+    """``(border, {run: table})``: per colour (rows, in ``colours`` order) and RGB channel, how far
+    each run's mean output on a flat image of that colour sits from the first run's, in 8-bit
+    levels, away from the borders (``border`` input pixels on each side, where zero padding
+    shapes the output)."""
+    height, width = size
+    if border is None:
+        border = min(FLAT_FIELD_BORDER, (min(height, width) - 1) // 2)
+    if min(height, width) <= 2 * border:
+        raise ValueError(f"flat field: a {height}x{width} input leaves nothing inside a {border}-pixel border")
+    names = list(runs)
+    errors: dict[str, list[list[float]]] = {name: [] for name in names[1:]}
+    for rgb in colours.values():
+        x = torch.tensor(rgb, dtype=torch.float32).div(255.0).view(1, 3, 1, 1).expand(1, 3, height, width).contiguous()
+        with torch.no_grad():
+            outputs = {name: run(x) for name, run in runs.items()}
+        inner = outputs[names[0]].shape[-1] // width * border
+        reference = outputs[names[0]][0, :, inner:-inner, inner:-inner].mean(dim=(1, 2))
+        for name in names[1:]:
+            mean = outputs[name][0, :, inner:-inner, inner:-inner].mean(dim=(1, 2))
+            errors[name].append([255.0 * float(v) for v in mean - reference])
+    return border, {name: np.asarray(rows) for name, rows in errors.items()}
+
+
+def _shift_summary(table: np.ndarray) -> tuple[float, float, int, str]:
+    """``(max_abs, rms, worst row, worst channel)`` of a colour × RGB table of shifts."""
+    row, channel = np.unravel_index(int(np.argmax(np.abs(table))), table.shape)
+    return round(float(np.abs(table).max()), 3), round(float(np.sqrt(np.mean(table**2))), 3), int(row), CHANNELS[channel]
+
+
 def flat_field(
     runs: dict[str, Run], *, size: tuple[int, int] = FLAT_FIELD_SIZE, border: int | None = None,
     levels: tuple[int, ...] = FLAT_LEVELS,
@@ -94,38 +133,47 @@ def flat_field(
     do not average out as they do on texture: they add up to a uniform shift of the whole area
     (sky, walls, a page), banding that a benchmark mean hardly shows (SPAN ch28, all-int8:
     up to 3 levels).  Per level and RGB channel: the mean difference over the output away
-    from the borders (``border`` input pixels on each side, where zero padding shapes the
-    output), unrounded, in 8-bit units.
+    from the borders, unrounded, in 8-bit units.
 
     ``runs``: name → callable (NCHW float32 RGB [0, 1] of ``size`` → NCHW ×scale); the first is
     the reference.  ``border``: ``FLAT_FIELD_BORDER``, narrowed when ``size`` is too small to keep
     a centre.  Returns, per other run: ``dc_error`` (per level, [R, G, B]), ``max_abs``, ``rms``
     and the worst level and channel.
     """
-    height, width = size
-    if border is None:
-        border = min(FLAT_FIELD_BORDER, (min(height, width) - 1) // 2)
-    if min(height, width) <= 2 * border:
-        raise ValueError(f"flat field: a {height}x{width} input leaves nothing inside a {border}-pixel border")
-    names = list(runs)
-    errors: dict[str, list[list[float]]] = {name: [] for name in names[1:]}
-    for level in levels:
-        x = torch.full((1, 3, height, width), level / 255.0)
-        with torch.no_grad():
-            outputs = {name: run(x) for name, run in runs.items()}
-        inner = outputs[names[0]].shape[-1] // width * border
-        reference = outputs[names[0]][0, :, inner:-inner, inner:-inner].mean(dim=(1, 2))
-        for name in names[1:]:
-            mean = outputs[name][0, :, inner:-inner, inner:-inner].mean(dim=(1, 2))
-            errors[name].append([255.0 * float(v) for v in mean - reference])
-    result: dict[str, Any] = {"levels": list(levels), "size": [height, width], "border": border}
-    for name, rows in errors.items():
-        table = np.asarray(rows)
-        worst_level, worst_channel = np.unravel_index(int(np.argmax(np.abs(table))), table.shape)
+    greys = {str(level): (level, level, level) for level in levels}
+    border, tables = _flat_inputs(runs, greys, size=size, border=border)
+    result: dict[str, Any] = {"levels": list(levels), "size": list(size), "border": border}
+    for name, table in tables.items():
+        max_abs, rms, row, channel = _shift_summary(table)
         result[name] = {
-            "dc_error": np.round(table, 3).tolist(),
-            "max_abs": round(float(np.abs(table).max()), 3),
-            "rms": round(float(np.sqrt(np.mean(table**2))), 3),
-            "worst": {"level": int(levels[worst_level]), "channel": CHANNELS[worst_channel]},
+            "dc_error": np.round(table, 3).tolist(), "max_abs": max_abs, "rms": rms,
+            "worst": {"level": int(levels[row]), "channel": channel},
+        }
+    return result
+
+
+def flat_colours(
+    runs: dict[str, Run], *, size: tuple[int, int] = FLAT_FIELD_SIZE, border: int | None = None,
+    colours: dict[str, tuple[int, int, int]] | None = None,
+) -> dict[str, Any]:
+    """:func:`flat_field` for flat saturated colours (``SATURATED_COLOURS``: pure red, green, …).
+
+    Natural images hardly contain them, so calibration never shows the network what they do to
+    its activations: the first conv's chroma-like channels reach values far outside the
+    calibrated ranges, get clipped, and later layers amplify the error (all-int8 SPAN ch28 turns
+    flat green and magenta by tens of levels in the simulation).  UI elements, logos and
+    graphics are made of such areas.  Same conventions as :func:`flat_field`; returns
+    ``colours`` (name → RGB 0–255) and, per other run, ``dc_error`` (name → [R, G, B]),
+    ``max_abs``, ``rms`` and the worst colour and channel.
+    """
+    colours = dict(SATURATED_COLOURS if colours is None else colours)
+    border, tables = _flat_inputs(runs, colours, size=size, border=border)
+    names = list(colours)
+    result: dict[str, Any] = {"colours": {n: list(rgb) for n, rgb in colours.items()}, "size": list(size), "border": border}
+    for name, table in tables.items():
+        max_abs, rms, row, channel = _shift_summary(table)
+        result[name] = {
+            "dc_error": {n: [round(float(v), 3) for v in values] for n, values in zip(names, table)},
+            "max_abs": max_abs, "rms": rms, "worst": {"colour": names[row], "channel": channel},
         }
     return result

@@ -27,6 +27,7 @@ from torch import fx, nn
 
 from edge_sr.quant import pt2e
 from edge_sr.quant.equalize import EQUALIZE_FP32, equalize_activations
+from edge_sr.quant.passes import QUANT_PREPARE_FP32
 from edge_sr.quant.prepare import FOLD_FP32, check_fold, fold_input_normalization
 from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.quant.reconstruct import reconstruct
@@ -80,6 +81,9 @@ def build_int8(
     for graph_pass in graph_passes:
         count = graph_pass(float_graph)
         report["steps"].append({"step": graph_pass.__name__.replace("_", "-"), "rewritten": count})
+    if graph_passes:
+        diff = verify_equivalent(module, float_graph, sample, tolerance=QUANT_PREPARE_FP32, what="the target's graph rewrites")
+        report["steps"][-1]["max_abs_diff"] = diff
     if recipe.equalize:
         equalized = equalize_activations(float_graph, batches)
         diff = verify_equivalent(module, float_graph, sample, tolerance=EQUALIZE_FP32, what="activation equalisation")

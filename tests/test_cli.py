@@ -233,6 +233,11 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
     assert f"size: int8 {sizes['int8']:,} B" in out and "warning" not in out
     flat = contract["accuracy"]["flat_field"]["int8"]
     assert f"flat grey images (18 levels, 0-255): the int8 output's mean is off by up to {flat['max_abs']:.2f} 8-bit levels" in out
+    saturated = contract["accuracy"]["flat_colours"]["int8"]
+    assert (
+        f"flat saturated colours (red, green, blue, cyan, magenta, yellow): the int8 output's mean is off by up to {saturated['max_abs']:.2f}"
+        f" 8-bit levels (RMS {saturated['rms']:.2f}), worst on {saturated['worst']['colour']}, {saturated['worst']['channel']}"
+    ) in out
 
 
 def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):

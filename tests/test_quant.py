@@ -19,7 +19,7 @@ from edge_sr.converters.pipeline import convert_model
 from edge_sr.converters.spec import ExportSpec, ShapePolicy
 from edge_sr.errors import OptionError
 from edge_sr.quant import pt2e
-from edge_sr.quant.accuracy import FLAT_LEVELS, flat_field
+from edge_sr.quant.accuracy import FLAT_LEVELS, SATURATED_COLOURS, flat_colours, flat_field
 from edge_sr.quant.passes import QUANT_PREPARE_FP32, decompose_silu, split_concat_conv
 from edge_sr.quant.prepare import fold_input_normalization
 from edge_sr.quant.ranges import _fake_quant_error, estimate_range
@@ -518,6 +518,11 @@ def test_int8_accuracy_section_runs_both_artifacts(tmp_path, zoo_dir, data_dir):
     assert 0.05 < shift["max_abs"] < 8 and 0 < shift["rms"] <= shift["max_abs"]
     worst = shift["dc_error"][FLAT_LEVELS.index(shift["worst"]["level"])]["RGB".index(shift["worst"]["channel"])]
     assert abs(worst) == pytest.approx(shift["max_abs"], abs=1e-3)
+    colours = accuracy["flat_colours"]
+    assert colours["colours"] == {name: list(rgb) for name, rgb in SATURATED_COLOURS.items()}
+    saturated = colours["int8"]
+    assert set(saturated["dc_error"]) == set(SATURATED_COLOURS) and 0 < saturated["rms"] <= saturated["max_abs"]
+    assert abs(saturated["dc_error"][saturated["worst"]["colour"]]["RGB".index(saturated["worst"]["channel"])]) == pytest.approx(saturated["max_abs"], abs=1e-3)
 
 
 def test_flat_field_reports_the_uniform_shift_of_one_run_against_another():
@@ -541,6 +546,27 @@ def test_flat_field_reports_the_uniform_shift_of_one_run_against_another():
     assert sum(abs(v) for rgb in int8["dc_error"] for v in rgb) == pytest.approx(1.5, abs=1e-2)
     with pytest.raises(ValueError, match="nothing inside a 20-pixel border"):
         flat_field({"fp32": nearest, "int8": shifted}, size=(40, 48), border=20)
+
+
+def test_flat_colours_report_the_shift_on_each_saturated_colour():
+    def nearest(x):
+        return x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+
+    def off_on_green(x):
+        # 2 levels too much red on pure green, the way a clipped chroma channel leaks
+        y = nearest(x).clone()
+        if torch.allclose(x[0, :, 0, 0], torch.tensor([0.0, 1.0, 0.0])):
+            y[:, 0] += 2.0 / 255
+        return y
+
+    result = flat_colours({"fp32": nearest, "int8": off_on_green}, size=(40, 48), border=4)
+    assert list(result["colours"]) == ["red", "green", "blue", "cyan", "magenta", "yellow"]
+    assert result["colours"]["green"] == [0, 255, 0] and result["size"] == [40, 48] and result["border"] == 4
+    int8 = result["int8"]
+    assert int8["worst"] == {"colour": "green", "channel": "R"} and int8["max_abs"] == pytest.approx(2.0, abs=1e-3)
+    assert int8["dc_error"]["green"][0] == pytest.approx(2.0, abs=1e-3)
+    assert sum(abs(v) for rgb in int8["dc_error"].values() for v in rgb) == pytest.approx(2.0, abs=1e-2)
+    assert int8["rms"] == pytest.approx(math.sqrt(4.0 / 18), abs=1e-3)
 
 
 def test_int8_unsupported_combinations_are_refused(tmp_path, zoo_dir):

@@ -99,6 +99,10 @@ def test_report_rows_carry_accuracy_latency_and_errors(small_report):
     flat = rows[("onnx", "int8")]["flat_field"]
     assert flat["levels"] == 18 and 0 < flat["rms"] <= flat["max_abs"] < 8 and flat["worst"]["channel"] in "RGB"
     assert "flat_field" not in rows[("onnx", "fp32")]  # the reference
+    saturated = rows[("onnx", "int8")]["flat_colours"]
+    assert saturated["colours"] == 6 and 0 < saturated["rms"] <= saturated["max_abs"]
+    assert saturated["worst"]["colour"] in {"red", "green", "blue", "cyan", "magenta", "yellow"}
+    assert "flat_colours" not in rows[("onnx", "fp32")]
     assert data["sensitivity"]["span-ch28"]["layers"] and data["budget_solver"][0]["input"]
     assert {g["dataset"] for g in data["gallery"]} == {"Set5", "Urban100"}
     for item in data["gallery"]:
@@ -208,3 +212,5 @@ def test_pipeline_summary_names_each_datasets_worst_image():
     assert _drops({"accuracy": None}) == ""
     entry["flat_field"] = {"levels": 18, "max_abs": 2.514, "rms": 1.2, "worst": {"level": 240, "channel": "R"}}
     assert _drops(entry) == "Set14 +0.046 (worst ppt3 +0.430), flat grey areas shifted by up to 2.51 levels (grey 240, R)"
+    entry["flat_colours"] = {"colours": 6, "max_abs": 88.68, "rms": 40.1, "worst": {"colour": "magenta", "channel": "G"}}
+    assert _drops(entry).endswith("(grey 240, R), flat saturated colours by up to 88.68 (magenta, G)")

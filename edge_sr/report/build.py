@@ -467,7 +467,7 @@ def _matched_runs(subjects: dict[str, Subject]) -> dict[str, Run]:
 
 def _accuracy(name: str, target: str, runs: dict[str, Run], datasets: list[Path], scale: int, entries: list[dict[str, Any]]) -> None:
     from edge_sr.converters.pipeline import native_output_silenced
-    from edge_sr.quant.accuracy import compare, flat_field
+    from edge_sr.quant.accuracy import compare, flat_colours, flat_field
 
     ordered = {p: runs[p] for p in ("fp32", "fp16", "int8") if p in runs}
     mine = [e for e in entries if e["model"] == name and e["target"] == target]
@@ -475,6 +475,7 @@ def _accuracy(name: str, target: str, runs: dict[str, Run], datasets: list[Path]
         with native_output_silenced():
             result = compare(ordered, datasets, scale=scale, progress=False)
             flat = flat_field(ordered) if len(ordered) > 1 else {}
+            colours = flat_colours(ordered) if len(ordered) > 1 else {}
     except Exception as error:
         for entry in mine:
             if entry.get("status") == "ok":
@@ -496,6 +497,9 @@ def _accuracy(name: str, target: str, runs: dict[str, Run], datasets: list[Path]
         if entry["precision"] in flat:
             shift = flat[entry["precision"]]
             entry["flat_field"] = {"levels": len(flat["levels"]), "max_abs": shift["max_abs"], "rms": shift["rms"], "worst": shift["worst"]}
+        if entry["precision"] in colours:
+            shift = colours[entry["precision"]]
+            entry["flat_colours"] = {"colours": len(colours["colours"]), "max_abs": shift["max_abs"], "rms": shift["rms"], "worst": shift["worst"]}
 
 
 def _sensitivity(deploy, builds: dict, request: ReportRequest) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def _summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         header += [f"{dataset} Y dB", f"{dataset} drop"]
     for size, threads in _sizes(report):
         header.append(f"{size[1]}x{size[0]} ms (t{threads})")
-    header += ["size KB", "kept float", "flat grey Δ", "note"]
+    header += ["size KB", "kept float", "flat grey Δ", "flat colour Δ", "note"]
     rows = []
     for entry in report["entries"]:
         row = [entry["model"], entry["target"], entry["precision"], entry["status"]]
@@ -92,6 +92,8 @@ def _summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         row.append(str(len(entry.get("kept_float", []))) if entry["precision"] == "int8" and "kept_float" in entry else "")
         # the largest shift of a flat grey area's mean against fp32, in 8-bit levels (see flat_field)
         row.append(_fmt(entry["flat_field"]["max_abs"], 2) if "flat_field" in entry else "")
+        # the same for flat saturated colours (pure red, green, …: see flat_colours)
+        row.append(_fmt(entry["flat_colours"]["max_abs"], 2) if "flat_colours" in entry else "")
         row.append(entry.get("error") or entry.get("accuracy_error") or entry.get("note") or "")
         rows.append(row)
     return header, rows
