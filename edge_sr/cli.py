@@ -275,6 +275,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _print_accuracy(target: str, contract: dict) -> None:
+    from edge_sr.quant.accuracy import VISIBLE_SHIFT_LEVELS
+
     quantization = contract.get("quantization", {})
     accuracy = contract.get("accuracy")
     kept = quantization.get("kept_float") or []
@@ -308,6 +310,16 @@ def _print_accuracy(target: str, contract: dict) -> None:
             f"  flat saturated colours ({names}): the int8 output's mean is off by up to"
             f" {saturated['max_abs']:.2f} 8-bit levels (RMS {saturated['rms']:.2f}), worst on {saturated['worst']['colour']}, {saturated['worst']['channel']}"
         )
+    causes = {
+        "flat grey areas": (flat, "int8 rounding adds up over flat areas instead of averaging out"),
+        "flat saturated colours": (saturated, "no calibration image reaches such colours, so integer layers clip them"),
+    }
+    for check, (shift, cause) in causes.items():
+        if shift and shift["max_abs"] > VISIBLE_SHIFT_LEVELS:
+            print(
+                f"  warning: {check} come out up to {shift['max_abs']:.1f} levels off, a visible cast on graphics, UI and sky"
+                f" ({cause}); layers kept in float (--max-psnr-drop) can remove it: check this line for the artifact you ship"
+            )
     sizes = accuracy.get("artifact_bytes")
     if sizes:
         seconds = {run: sum(row[run]["seconds"] for row in accuracy["datasets"].values()) for run in ("fp32", "int8")}

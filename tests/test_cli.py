@@ -230,7 +230,7 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
     assert sizes["int8"] == (tmp_path / "span-ch28.int8.pte").stat().st_size
     assert sizes["fp32"] == (tmp_path / "span-ch28.fp32.pte").stat().st_size
     assert sizes["int8_vs_fp32"] == pytest.approx(sizes["int8"] / sizes["fp32"], abs=1e-4) and sizes["int8_vs_fp32"] < 0.4
-    assert f"size: int8 {sizes['int8']:,} B" in out and "warning" not in out
+    assert f"size: int8 {sizes['int8']:,} B" in out and "not smaller than the fp32" not in out
     flat = contract["accuracy"]["flat_field"]["int8"]
     assert f"flat grey images (18 levels, 0-255): the int8 output's mean is off by up to {flat['max_abs']:.2f} 8-bit levels" in out
     saturated = contract["accuracy"]["flat_colours"]["int8"]
@@ -238,6 +238,35 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
         f"flat saturated colours (red, green, blue, cyan, magenta, yellow): the int8 output's mean is off by up to {saturated['max_abs']:.2f}"
         f" 8-bit levels (RMS {saturated['rms']:.2f}), worst on {saturated['worst']['colour']}, {saturated['worst']['channel']}"
     ) in out
+    # All-int8 SPAN ch28 clips saturated colours (main job: magenta 92 levels off), far past visible.
+    assert saturated["max_abs"] > 8 and f"warning: flat saturated colours come out up to {saturated['max_abs']:.1f} levels off" in out
+    assert "warning: flat grey areas" not in out
+
+
+def test_flat_shifts_past_the_visible_threshold_are_warned_about(capsys):
+    from edge_sr.cli import _print_accuracy
+    from edge_sr.quant.accuracy import VISIBLE_SHIFT_LEVELS
+
+    row = {"fp32": {"psnr_y": 28.39, "psnr_rgb": 26.6, "seconds": 2.0}, "int8": {"psnr_y": 28.22, "psnr_rgb": 26.4, "seconds": 1.0},
+           "int8_drop": {"psnr_y": 0.17, "psnr_rgb": 0.2}}
+
+    def contract(grey, colour):
+        return {"quantization": {}, "accuracy": {
+            "how": "both artifacts run in onnxruntime", "datasets": {"Set14": row},
+            "flat_field": {"levels": [0, 255], "int8": {"max_abs": grey, "rms": 1.0, "worst": {"level": 255, "channel": "B"}}},
+            "flat_colours": {"colours": {"red": [255, 0, 0], "magenta": [255, 0, 255]},
+                             "int8": {"max_abs": colour, "rms": 30.0, "worst": {"colour": "magenta", "channel": "G"}}},
+        }}
+
+    _print_accuracy("onnx", contract(2.96, 92.236))
+    out = capsys.readouterr().out
+    assert "flat saturated colours (red, magenta): the int8 output's mean is off by up to 92.24 8-bit levels (RMS 30.00), worst on magenta, G" in out
+    assert "warning: flat saturated colours come out up to 92.2 levels off" in out and "clip them" in out
+    assert "warning: flat grey areas" not in out
+    _print_accuracy("onnx", contract(VISIBLE_SHIFT_LEVELS + 0.5, VISIBLE_SHIFT_LEVELS))
+    out = capsys.readouterr().out
+    assert "warning: flat grey areas come out up to 8.5 levels off" in out and "adds up over flat areas" in out
+    assert "warning: flat saturated colours" not in out  # at the threshold, not past it
 
 
 def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):
