@@ -163,9 +163,9 @@ def flat_colours(
     """:func:`flat_field` for flat saturated colours (``SATURATED_COLOURS``: pure red, green, …).
 
     Natural images hardly contain them, so calibration never shows the network what they do to
-    its activations: the first conv's chroma-like channels reach values far outside the
-    calibrated ranges, get clipped, and later layers amplify the error (all-int8 SPAN ch28 turns
-    flat green and magenta by tens of levels in the simulation).  UI elements, logos and
+    its activations: they reach values far outside the calibrated ranges (SPAN ch28's first conv:
+    ±65 against [−22, 27]), get clipped, and the clipping compounds (all-int8 SPAN ch28 artifacts
+    move flat magenta's green channel by 92 levels).  UI elements, logos and
     graphics are made of such areas.  Same conventions as :func:`flat_field`; returns
     ``colours`` (name → RGB 0–255) and, per other run, ``dc_error`` (name → [R, G, B]),
     ``max_abs``, ``rms`` and the worst colour and channel.
