@@ -79,8 +79,8 @@ def _fp16_weights(source: Path, destination: Path) -> None:
 
 
 def _compact(path: Path) -> dict[str, int]:
-    """Rewrite ``path`` smaller without changing what any runtime reads; returns the bytes saved
-    by dropping names and by the rest.
+    """Rewrite ``path`` smaller without changing any output; returns the bytes saved by dropping
+    names and by the rest, and how many PReLUs were fused.
 
     - Tensor names go, except the signature's inputs' and outputs'.  The converter's names are
       MLIR locations (6 KB on SPAN ch28): debug information; runtimes name tensors by index.
@@ -91,6 +91,8 @@ def _compact(path: Path) -> dict[str, int]:
     - Tensors without constant data all read the empty buffer 0 (the converter gives each its
       own empty buffer), and empty quantisation records are dropped.
     - Identical flat tables (quantisation records, op options) are stored once too.
+    - litert-torch writes each PReLU as ``relu(x) − α·relu(−x)`` (four ops, three more tensors);
+      it becomes one float PRELU op (:func:`_fuse_relu_form_prelus`), equal to the bit.
 
     Models with buffers stored past the flatbuffer (> 2 GB) are left alone."""
     import flatbuffers
@@ -119,7 +121,10 @@ def _compact(path: Path) -> dict[str, int]:
     data = path.read_bytes()
     model = schema.ModelT.InitFromPackedBuf(data, 0)
     if any(buffer.offset > 1 for buffer in model.buffers or []):
-        return {"tensor_names": 0, "tables_and_vectors": 0}
+        return {"tensor_names_bytes": 0, "tables_and_vectors_bytes": 0, "prelus_fused": 0}
+    prelus_fused = _fuse_relu_form_prelus(model, schema)
+    if prelus_fused:
+        _drop_unreferenced_tensors(model)
     kept = {
         (signature.subgraphIndex, tensor.tensorIndex)
         for signature in model.signatureDefs or []
@@ -141,7 +146,10 @@ def _compact(path: Path) -> dict[str, int]:
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     compact = bytes(builder.Output())
     path.write_bytes(compact)
-    return {"tensor_names": names_saved, "tables_and_vectors": len(data) - len(compact) - names_saved}
+    return {
+        "tensor_names_bytes": names_saved, "tables_and_vectors_bytes": len(data) - len(compact) - names_saved,
+        "prelus_fused": prelus_fused,
+    }
 
 
 class _SharedTable:
@@ -170,6 +178,139 @@ class _SharedTable:
         if self.key not in self.packed:
             self.packed[self.key] = self.table.Pack(builder)
         return self.packed[self.key]
+
+
+def _fuse_relu_form_prelus(model: Any, schema: Any) -> int:
+    """Replace each ``SUB(RELU(x), MUL(MUL(x, −1) with fused RELU, α))`` with ``PRELU(x, α)``;
+    returns how many.  Only float32 patterns whose intermediate tensors nothing else reads, and
+    whose α is a constant that broadcasts along the last (channel) axis, as XNNPACK's PRELU wants.
+
+    litert-torch decomposes ``aten._prelu_kernel`` that way because GPU delegates reject the
+    stock GREATER/SELECT form; PRELU itself they (and XNNPACK, and NNAPI) run natively.  For
+    x ≥ 0 both give x; for x < 0, ``0 − α·(−x)`` is ``α·x`` exactly, since IEEE negation is exact
+    and rounding is symmetric about zero.  In an all-integer artifact the PReLUs are float
+    islands between DEQUANTIZE and QUANTIZE, and stay so."""
+    codes = model.operatorCodes or []
+
+    def code_of(operator: Any) -> int:
+        record = codes[operator.opcodeIndex]
+        return max(record.builtinCode, record.deprecatedBuiltinCode)
+
+    def constant(graph: Any, index: int) -> np.ndarray | None:
+        tensor = graph.tensors[index]
+        data = model.buffers[tensor.buffer].data
+        if tensor.type != schema.TensorType.FLOAT32 or data is None or len(data) == 0:
+            return None
+        return np.frombuffer(bytes(data), dtype=np.float32)
+
+    def fused_activation(operator: Any) -> int:
+        return getattr(operator.builtinOptions, "fusedActivationFunction", 0)
+
+    prelu_code: int | None = None
+    fused = 0
+    for graph in model.subgraphs or []:
+        operators = graph.operators or []
+        producer = {int(t): op for op in operators for t in op.outputs}
+        readers: dict[int, int] = {}
+        for op in operators:
+            for t in op.inputs:
+                readers[int(t)] = readers.get(int(t), 0) + 1
+        pinned = {int(t) for t in list(graph.inputs) + list(graph.outputs)}
+
+        def private(index: int) -> bool:
+            return readers.get(index, 0) == 1 and index not in pinned
+
+        removed: set[int] = set()
+        for sub in operators:
+            if code_of(sub) != schema.BuiltinOperator.SUB or fused_activation(sub) or len(sub.inputs) != 2:
+                continue
+            positive, negative = (int(t) for t in sub.inputs)
+            relu, scale = producer.get(positive), producer.get(negative)
+            if relu is None or scale is None or code_of(relu) != schema.BuiltinOperator.RELU:
+                continue
+            if code_of(scale) != schema.BuiltinOperator.MUL or fused_activation(scale) or len(scale.inputs) != 2:
+                continue
+            x = int(relu.inputs[0])
+            for flipped, alpha in (tuple(int(t) for t in scale.inputs), tuple(int(t) for t in reversed(scale.inputs))):
+                negate = producer.get(flipped)
+                if negate is not None and constant(graph, alpha) is not None:
+                    break
+            else:
+                continue
+            if code_of(negate) != schema.BuiltinOperator.MUL or fused_activation(negate) != schema.ActivationFunctionType.RELU:
+                continue
+            minus_one = [int(t) for t in negate.inputs if int(t) != x]
+            if len(minus_one) != 1 or x not in [int(t) for t in negate.inputs]:
+                continue
+            values = constant(graph, minus_one[0])
+            if values is None or values.size != 1 or values[0] != -1.0:
+                continue
+            tensors = graph.tensors
+            if any(tensors[t].type != schema.TensorType.FLOAT32 for t in (x, positive, negative, flipped, int(sub.outputs[0]))):
+                continue
+            x_shape, alpha_shape = list(tensors[x].shape), list(tensors[alpha].shape)
+            if not alpha_shape or any(d != 1 for d in alpha_shape[:-1]) or alpha_shape[-1] not in (1, x_shape[-1]):
+                continue
+            if not (private(positive) and private(negative) and private(flipped)):
+                continue
+            if private(alpha) and alpha_shape[-1] == x_shape[-1] and len(x_shape) >= 2:
+                # [1, 1, C] for NHWC: the slope shape TensorFlow's own converter writes for a
+                # channel-wise PReLU, which the GPU delegate reads as per-channel.
+                tensors[alpha].shape = np.array([1] * (len(x_shape) - 2) + [x_shape[-1]], dtype=np.int32)
+                tensors[alpha].shapeSignature = None
+            if prelu_code is None:
+                prelu_code = _operator_code(model, schema, schema.BuiltinOperator.PRELU)
+            sub.opcodeIndex = prelu_code
+            sub.inputs = np.array([x, alpha], dtype=np.int32)
+            sub.builtinOptionsType, sub.builtinOptions = schema.BuiltinOptions.NONE, None
+            removed |= {id(relu), id(scale), id(negate)}
+            fused += 1
+        graph.operators = [op for op in operators if id(op) not in removed]
+    return fused
+
+
+def _operator_code(model: Any, schema: Any, builtin: int) -> int:
+    """Index of ``builtin``'s operator code (version 1), added if the model has none."""
+    for index, record in enumerate(model.operatorCodes or []):
+        if max(record.builtinCode, record.deprecatedBuiltinCode) == builtin:
+            return index
+    record = schema.OperatorCodeT()
+    # Codes below 127 are also written to the deprecated int8 field older runtimes read.
+    record.builtinCode, record.deprecatedBuiltinCode, record.version = builtin, min(builtin, 127), 1
+    model.operatorCodes = list(model.operatorCodes or []) + [record]
+    return len(model.operatorCodes) - 1
+
+
+def _drop_unreferenced_tensors(model: Any) -> None:
+    """Tensors no operator, graph input/output or signature names go; references are renumbered.
+    Buffers only they read are left empty, for :func:`_point_data_free_tensors_at_buffer_0`."""
+    for graph_index, graph in enumerate(model.subgraphs or []):
+        signature_tensors = [
+            tensor for signature in model.signatureDefs or [] if signature.subgraphIndex == graph_index
+            for tensor in (signature.inputs or []) + (signature.outputs or [])
+        ]
+        used = {int(t) for op in graph.operators or [] for field in (op.inputs, op.outputs, op.intermediates)
+                if field is not None for t in field if t >= 0}
+        used |= {int(t) for t in list(graph.inputs) + list(graph.outputs)}
+        used |= {tensor.tensorIndex for tensor in signature_tensors}
+        renumbered = {old: new for new, old in enumerate(sorted(used))}
+
+        def renumber(values: Any) -> Any:
+            if values is None:
+                return None
+            return np.array([renumbered[int(t)] if t >= 0 else -1 for t in values], dtype=np.int32)
+
+        dropped_buffers = {graph.tensors[t].buffer for t in range(len(graph.tensors)) if t not in renumbered}
+        graph.tensors = [graph.tensors[old] for old in sorted(used)]
+        for op in graph.operators or []:
+            op.inputs, op.outputs, op.intermediates = renumber(op.inputs), renumber(op.outputs), renumber(op.intermediates)
+        graph.inputs, graph.outputs = renumber(graph.inputs), renumber(graph.outputs)
+        for tensor in signature_tensors:
+            tensor.tensorIndex = renumbered[tensor.tensorIndex]
+        still_read = {t.buffer for g in model.subgraphs for t in g.tensors or []} | {m.buffer for m in model.metadata or []}
+        for index in dropped_buffers - still_read:
+            if index != 0:
+                model.buffers[index].data = None
 
 
 def _no_quantization(record: Any) -> bool:
@@ -259,7 +400,7 @@ class TFLiteConverter(Converter):
             converted.export(str(path))
         return ExportFacts(details={
             "signature": SIGNATURE, "quantizer": "litert-torch PT2EQuantizer", "io": "int8 (scale/zero point in the contract)",
-            "compaction_bytes_saved": _compact(path),
+            "compaction": _compact(path),
         })
 
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:
@@ -282,7 +423,7 @@ class TFLiteConverter(Converter):
                     fp32_path.unlink(missing_ok=True)
             else:
                 converted.export(str(path))
-        return ExportFacts(details={"signature": SIGNATURE, "compaction_bytes_saved": _compact(path)})
+        return ExportFacts(details={"signature": SIGNATURE, "compaction": _compact(path)})
 
     def runner(self, path: Path, spec: ExportSpec, *, threads: int | None = None) -> Runner | None:
         from ai_edge_litert.interpreter import Interpreter

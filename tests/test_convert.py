@@ -105,8 +105,9 @@ def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path)
     assert "TRANSPOSE_CONV" in inspection["ops"] and "RESHAPE" not in inspection["ops"]
     # The converter's MLIR location names are dropped, except the signature's input and output's,
     # and repeated shape vectors are shared.
-    saved = contract["converter"]["details"]["compaction_bytes_saved"]
-    assert saved["tensor_names"] > 5000 and saved["tables_and_vectors"] > 500, saved
+    saved = contract["converter"]["details"]["compaction"]
+    assert saved["tensor_names_bytes"] > 5000 and saved["tables_and_vectors_bytes"] > 500, saved
+    assert saved["prelus_fused"] == 0  # SPAN has none
     assert inspection["size"]["tensor_names"] < 1500, inspection["size"]
     converter = get_converter("tflite")
     spec = ExportSpec(shape=ShapePolicy.fixed(8, 8))
@@ -135,8 +136,8 @@ def test_litert_compaction_shares_vectors_and_changes_no_output(tmp_path, real_c
     litert_torch.convert(module, sample_kwargs={INPUT_NAME: sample}).export(str(raw))
     compact.write_bytes(raw.read_bytes())
     saved = _compact(compact)
-    assert compact.stat().st_size == raw.stat().st_size - saved["tensor_names"] - saved["tables_and_vectors"]
-    assert saved["tensor_names"] > 1000 and saved["tables_and_vectors"] > 200, saved
+    assert compact.stat().st_size == raw.stat().st_size - saved["tensor_names_bytes"] - saved["tables_and_vectors_bytes"]
+    assert saved["tensor_names_bytes"] > 1000 and saved["tables_and_vectors_bytes"] > 200, saved
     # Same graph, same constants, same result to the bit.
     outputs = []
     for path in (raw, compact):
@@ -162,6 +163,43 @@ def test_litert_compaction_shares_vectors_and_changes_no_output(tmp_path, real_c
     assert "not a valid Flatbuffer" not in report and "Subgraph#0" in report, report[:300]
     signature_input = after.signatureDefs[0].inputs[0].tensorIndex
     assert after.subgraphs[0].tensors[signature_input].name == before.subgraphs[0].tensors[signature_input].name
+
+
+def test_litert_prelu_relu_forms_become_prelu_ops_equal_to_the_bit(tmp_path, real_crop):
+    import litert_torch
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from ai_edge_litert import schema_py_generated as schema
+
+    from edge_sr.converters.contract import INPUT_NAME
+    from edge_sr.converters.tflite import NamedIO, _compact
+
+    module = NamedIO(edge_sr.load("efdn").module).eval()
+    sample = real_crop(32, 32)
+    raw, compact = tmp_path / "raw.tflite", tmp_path / "compact.tflite"
+    litert_torch.convert(module, sample_kwargs={INPUT_NAME: sample}).export(str(raw))
+    compact.write_bytes(raw.read_bytes())
+    saved = _compact(compact)
+    assert saved["prelus_fused"] == 12, saved  # EFDN's four cells × three PReLUs
+
+    def ops(path: Path) -> list[str]:
+        model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+        names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+        return [names[model.operatorCodes[op.opcodeIndex].builtinCode] for op in model.subgraphs[0].operators]
+
+    before, after = ops(raw), ops(compact)
+    assert after.count("PRELU") == 12 and "RELU" not in after and "SUB" not in after
+    assert len(after) == len(before) - 3 * 12
+    # The same result to the bit, with XNNPACK (which takes PRELU) and with the builtin kernels.
+    for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
+        outputs = []
+        for path in (raw, compact):
+            runner = Interpreter(model_path=str(path), experimental_op_resolver_type=resolver).get_signature_runner()
+            outputs.append(next(iter(runner(**{INPUT_NAME: sample.numpy()}).values())))
+        np.testing.assert_array_equal(outputs[0], outputs[1])
+    from ai_edge_litert import _pywrap_analyzer_wrapper as analyzer
+
+    report = analyzer.ModelAnalyzer(str(compact), True, False)
+    assert "not a valid Flatbuffer" not in report and "PRELU" in report, report[:300]
 
 
 @pytest.mark.parametrize("target", ["onnx", "tflite", "executorch"])
