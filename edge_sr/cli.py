@@ -174,6 +174,14 @@ def _recipe(args: argparse.Namespace):
         changes["keep_float"] = tuple(label.strip() for label in args.keep_float.split(",") if label.strip())
     if args.reference_psnr is not None:
         changes["reference_psnr_db"] = args.reference_psnr
+    if args.max_flat_shift is not None:
+        if args.max_flat_shift == "off":
+            changes["max_flat_shift_levels"] = None
+        else:
+            try:
+                changes["max_flat_shift_levels"] = float(args.max_flat_shift)
+            except ValueError:
+                raise OptionError(f"--max-flat-shift {args.max_flat_shift!r}: expected 8-bit levels (e.g. 8) or 'off'") from None
     if args.max_psnr_drop is not None:
         if args.max_psnr_drop == "off":
             changes["max_psnr_drop"] = None
@@ -225,6 +233,9 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keep-float", help="layer labels to keep in float, comma-separated (see `edge-sr quantize --analyze`)")
     group.add_argument("--max-psnr-drop", help="float-fallback budget in dB (default 0.1), or 'off': the drop predicted "
                        "from the output noise on held-out DIV2K images, for content at --reference-psnr")
+    group.add_argument("--max-flat-shift", metavar="LEVELS",
+                       help="the fallback also keeps layers in float until flat greys and saturated colours come out within "
+                       "LEVELS 8-bit levels of float (default 8), or 'off': natural images only")
     group.add_argument("--reference-psnr", type=float, metavar="DB",
                        help="float Y PSNR of the content the budget is stated for (default by scale, about Set14: "
                        "x2 33.5, x3 30, x4 28)")
@@ -275,12 +286,20 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _print_accuracy(target: str, contract: dict) -> None:
-    from edge_sr.quant.accuracy import VISIBLE_SHIFT_LEVELS
+    from edge_sr.quant.recipe import VISIBLE_SHIFT_LEVELS
 
     quantization = contract.get("quantization", {})
     accuracy = contract.get("accuracy")
     kept = quantization.get("kept_float") or []
     print(f"\n{target} int8: layers kept in float: {', '.join(kept) if kept else 'none'}")
+    fallback = quantization.get("fallback")
+    if fallback:
+        bounds = f"predicted drop ≤ {fallback['predicted_drop_bound_db']:.3f} dB (budget {fallback['max_psnr_drop_db']:g})"
+        if fallback.get("flat_shift_levels") is not None:
+            bounds += (f", flat greys and saturated colours within {fallback['flat_shift_levels']:.1f} levels"
+                       f" (limit {fallback['max_flat_shift_levels']:g})")
+        verdict = "" if fallback["met"] else "; not met even with every ranked layer in float"
+        print(f"  fallback, simulated on held-out DIV2K images: {bounds}{verdict}")
     left = quantization.get("unquantised_by_target") or []
     if left:
         print(f"  not quantised by the target's quantiser (they run on dequantised int8 values, in float unless the converter"

@@ -32,10 +32,6 @@ CHANNELS = ("R", "G", "B")
 FLAT_FIELD_SIZE = (128, 128)
 """Input size of the flat-field check for artifacts with free H/W (fixed-shape ones use theirs)."""
 FLAT_FIELD_BORDER = 32
-VISIBLE_SHIFT_LEVELS = 8.0
-"""A flat area's mean off by more than this many 8-bit levels (3 % of full scale) is a colour
-cast anyone sees side by side; the CLI warns.  All-int8 grey shifts stay under it (SPAN ch28 3.0,
-EFDN 5.3); saturated colours of all-int8 artifacts do not (64–97 levels measured)."""
 
 
 def _pairs(dataset: Path, scale: int) -> list[tuple[str, np.ndarray, np.ndarray]]:

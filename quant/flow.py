@@ -6,7 +6,8 @@ calibrate on DIV2K crops → (``weight_rounding="refit"``) sequential refit of w
 against the fake-quantised inputs, then re-calibrate → (``reconstruction_steps``) train weights
 through the fake-quantised network towards the float output → (``max_psnr_drop``) sensitivity ranking
 and float fallback on a held-out validation set, each candidate re-calibrated and refitted for
-its own quantisation points (not reconstructed) → convert to a quantize/dequantize graph.
+its own quantisation points (not reconstructed), and held to ``max_flat_shift_levels`` on flat
+greys and saturated colours → convert to a quantize/dequantize graph.
 
 The returned :class:`Int8Build` carries the converted graph (the PyTorch reference the artifact
 is verified against), the refitted float graph (for targets that quantise with their own tool),
@@ -26,6 +27,7 @@ import torch
 from torch import fx, nn
 
 from edge_sr.quant import pt2e
+from edge_sr.quant.accuracy import flat_colours, flat_field
 from edge_sr.quant.equalize import EQUALIZE_FP32, equalize_activations
 from edge_sr.quant.passes import QUANT_PREPARE_FP32
 from edge_sr.quant.prepare import FOLD_FP32, check_fold, fold_input_normalization
@@ -130,7 +132,13 @@ def build_int8(
         "all_int8_predicted_drop_db": round(all_int8.drop_db, 4),
         "all_int8_predicted_drop_bound_db": round(all_int8.drop_bound_db, 4),
     }
-    over_budget = recipe.max_psnr_drop is not None and all_int8.drop_bound_db > recipe.max_psnr_drop
+    flat_limit = recipe.max_flat_shift_levels if recipe.max_psnr_drop is not None else None
+    if flat_limit is not None:
+        all_int8_flat = flat_shift_levels(module, simulation.module)
+        report["validation"]["all_int8_flat_shift_levels"] = round(all_int8_flat, 3)
+    over_budget = recipe.max_psnr_drop is not None and (
+        all_int8.drop_bound_db > recipe.max_psnr_drop or (flat_limit is not None and all_int8_flat > flat_limit)
+    )
     ranking = None
     if analyze_layers or over_budget:
         say("ranking layers by sensitivity")
@@ -145,7 +153,7 @@ def build_int8(
     if over_budget:
         say("searching the float fallback")
         kept_by_recipe = frozenset(keep)
-        rebuilt: dict[frozenset[str], tuple[NoiseFigures, fx.GraphModule, Any, fx.GraphModule]] = {}
+        rebuilt: dict[frozenset[str], tuple[NoiseFigures, float | None, fx.GraphModule, Any, fx.GraphModule]] = {}
 
         def drop_bound_keeping(extra: frozenset[str]) -> float:
             nodes = {by_label[label] for label in kept_by_recipe | extra}
@@ -157,29 +165,39 @@ def build_int8(
             candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
             if recipe.weight_rounding == "refit":
                 candidate_prepared, _ = _refit_and_recalibrate(graph, candidate, candidate_prepared, batches)
-            figures = predictor.figures(simulate(candidate_prepared).module)
-            rebuilt[extra] = (figures, candidate_prepared, candidate, graph)
+            candidate_simulation = simulate(candidate_prepared).module
+            figures = predictor.figures(candidate_simulation)
+            flat = flat_shift_levels(module, candidate_simulation) if flat_limit is not None else None
+            rebuilt[extra] = (figures, flat, candidate_prepared, candidate, graph)
             return figures.drop_bound_db
+
+        def flat_within_limit(extra: frozenset[str]) -> bool:
+            flat = rebuilt[extra][1]
+            return flat is None or flat <= flat_limit
 
         chosen, final = fallback_search(
             drop_bound_keeping, max_drop=recipe.max_psnr_drop, ranking=ranking, all_int8_drop=all_int8.drop_bound_db,
+            also_required=flat_within_limit if flat_limit is not None else None,
         )
         if frozenset(chosen) not in rebuilt:
             drop_bound_keeping(frozenset(chosen))
-        chosen_figures, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
+        chosen_figures, chosen_flat, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
         keep |= set(chosen)
         report["fallback"] = {
             "max_psnr_drop_db": recipe.max_psnr_drop,
             "reference_psnr_db": reference_psnr_db,
+            "max_flat_shift_levels": flat_limit,
             "kept_float": sorted(chosen),
             "predicted_drop_db": round(chosen_figures.drop_db, 4),
             "predicted_drop_bound_db": round(final, 4),
-            "met": final <= recipe.max_psnr_drop,
+            "flat_shift_levels": None if chosen_flat is None else round(chosen_flat, 3),
+            "met": final <= recipe.max_psnr_drop and flat_within_limit(frozenset(chosen)),
             "rebuilds": len(rebuilt),
             "trials": [
                 {
                     "kept_float": len(kept_by_recipe | extra), "predicted_drop_db": round(trial[0].drop_db, 4),
                     "predicted_drop_bound_db": round(trial[0].drop_bound_db, 4),
+                    **({} if trial[1] is None else {"flat_shift_levels": round(trial[1], 3)}),
                 }
                 for extra, trial in rebuilt.items()
             ],
@@ -193,6 +211,14 @@ def build_int8(
         converted=converted, float_graph=float_graph, quantizer=quantizer,
         keep_float=sorted(keep), report=report, prepared=prepared,
     )
+
+
+def flat_shift_levels(reference: nn.Module, candidate: nn.Module) -> float:
+    """The largest mean shift (8-bit levels, any channel) of ``candidate``'s output from
+    ``reference``'s on the accuracy section's flat greys and flat saturated colours (both take
+    NCHW float32 RGB [0, 1] of any size)."""
+    runs = {"float": reference, "int8": candidate}
+    return max(flat_field(runs)["int8"]["max_abs"], flat_colours(runs)["int8"]["max_abs"])
 
 
 def _refit_and_recalibrate(graph: fx.GraphModule, quantizer, prepared: fx.GraphModule, batches: Sequence[torch.Tensor]):

@@ -14,9 +14,15 @@ from typing import Any
 from edge_sr.errors import OptionError
 
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 """2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops);
-3 added ``equalize`` (older recipes read as ``False``: they were built without it)."""
+3 added ``equalize`` (older recipes read as ``False``: they were built without it); 4 added
+``max_flat_shift_levels`` (older recipes read as ``None``: their fallback saw natural images only)."""
+VISIBLE_SHIFT_LEVELS = 8.0
+"""A flat area's mean off by more than this many 8-bit levels (3 % of full scale) is a colour
+cast anyone sees side by side: the CLI warns, and the fallback keeps layers in float until flat
+areas are within it.  All-int8 grey shifts stay under it (SPAN ch28 3.0, EFDN 5.3); saturated
+colours of all-int8 artifacts do not (64–97 levels measured)."""
 RANGE_ESTIMATORS = ("minmax", "percentile", "mse", "entropy")
 WEIGHT_ROUNDINGS = ("nearest", "refit")
 """``nearest``: the target's own rounding; ``refit``: :mod:`edge_sr.quant.refit` (weights, biases,
@@ -98,6 +104,13 @@ class Int8Recipe:
     reference_psnr_db: float | None = None
     """Float Y PSNR of the content the budget is stated for; higher is stricter.  None: the
     model's scale decides (:data:`REFERENCE_PSNR_DB_BY_SCALE`, Set14-level content)."""
+    max_flat_shift_levels: float | None = VISIBLE_SHIFT_LEVELS
+    """The fallback's second bound, with ``max_psnr_drop``: how far (8-bit levels) the simulated
+    network's mean output on flat greys and flat saturated colours may sit from the float
+    network's (:func:`edge_sr.quant.accuracy.flat_field`, :func:`~edge_sr.quant.accuracy.flat_colours`).
+    Natural images never hold saturated colours, so a budget met on them says nothing about
+    graphics, where all-int8 artifacts are 64–97 levels off.  None: natural images only.  No
+    effect without a fallback (``max_psnr_drop=None`` quantises every layer)."""
     version: int = RECIPE_VERSION
 
     def __post_init__(self) -> None:
@@ -121,6 +134,8 @@ class Int8Recipe:
             raise OptionError(f"recipe: reconstruction_learning_rate {self.reconstruction_learning_rate}: expected a value in (0, 0.1]")
         if self.max_psnr_drop is not None and not 0.0 <= self.max_psnr_drop <= 10.0:
             raise OptionError(f"recipe: max_psnr_drop {self.max_psnr_drop}: expected a value in [0, 10] dB or None")
+        if self.max_flat_shift_levels is not None and not 0.0 < self.max_flat_shift_levels <= 255.0:
+            raise OptionError(f"recipe: max_flat_shift_levels {self.max_flat_shift_levels}: expected a value in (0, 255] levels or None")
         if self.reference_psnr_db is not None and not 15.0 <= self.reference_psnr_db <= 60.0:
             raise OptionError(f"recipe: reference_psnr_db {self.reference_psnr_db}: expected a value in [15, 60] dB")
         if not isinstance(self.keep_float, tuple):
@@ -153,6 +168,8 @@ class Int8Recipe:
             calibration.setdefault("crop_candidates", 1)
         if fields.get("version") in (1, 2):
             fields.setdefault("equalize", False)
+        if fields.get("version") in (1, 2, 3):
+            fields.setdefault("max_flat_shift_levels", None)
             fields["version"] = RECIPE_VERSION
         try:
             fields["calibration"] = Calibration(**calibration)

@@ -152,6 +152,7 @@ def fallback_search(
     max_drop: float,
     ranking: list[LayerSensitivity],
     all_int8_drop: float,
+    also_required: Callable[[frozenset[str]], bool] | None = None,
     prune_trials: int = 6,
 ) -> tuple[list[str], float]:
     """Few layers to keep in float for ``max_drop`` dB; returns ``(labels, drop)``.
@@ -169,6 +170,10 @@ def fallback_search(
     all-int8 noise; the rebuilds then walk from that estimate (galloping, then bisection) to the
     shortest prefix that meets the budget, and finally try quantising the cheapest kept layers
     one at a time.  With every ranked layer kept and still over budget, returns all of them.
+
+    ``also_required(labels)``, called after ``drop_keeping(labels)``, is a second condition a
+    candidate must meet (the build's flat-colour bound); the walk assumes it, too, holds from
+    some prefix on.
     """
     ordered = sorted(ranking, key=lambda row: (-row.cost_quantised_alone, row.label))
     labels = [row.label for row in ordered]
@@ -179,10 +184,13 @@ def fallback_search(
             measured[count] = drop_keeping(frozenset(labels[:count]))
         return measured[count]
 
-    def meets(drop: float) -> bool:
-        return drop <= max_drop
+    def meets_keeping(kept: list[str], drop: float) -> bool:
+        return drop <= max_drop and (also_required is None or also_required(frozenset(kept)))
 
-    if meets(drop_with(0)) or not labels:
+    def meets(count: int) -> bool:
+        return meets_keeping(labels[:count], drop_with(count))
+
+    if meets(0) or not labels:
         return [], drop_with(0)
     costs = [_relative_noise(row.cost_quantised_alone) for row in ordered]
     interaction = _relative_noise(all_int8_drop) / sum(costs) if sum(costs) > 0 else 1.0
@@ -190,21 +198,21 @@ def fallback_search(
     estimate = next(
         (count for count in range(1, len(labels) + 1) if interaction * sum(costs[count:]) <= allowed), len(labels)
     )
-    if meets(drop_with(estimate)):
+    if meets(estimate):
         low, high, step = estimate, estimate, 1  # high meets; walk down until a prefix fails
-        while low > 0 and meets(drop_with(low)):
+        while low > 0 and meets(low):
             high, low = low, max(low - step, 0)
             step *= 2
     else:
         low, high, step = estimate, estimate, 1  # low fails; walk up until a prefix meets
-        while high < len(labels) and not meets(drop_with(high)):
+        while high < len(labels) and not meets(high):
             low, high = high, min(high + step, len(labels))
             step *= 2
-        if not meets(drop_with(high)):
+        if not meets(high):
             return labels, drop_with(high)
     while high - low > 1:
         middle = (low + high) // 2
-        if meets(drop_with(middle)):
+        if meets(middle):
             high = middle
         else:
             low = middle
@@ -212,6 +220,6 @@ def fallback_search(
     for label in list(reversed(chosen))[:prune_trials]:
         trial = [c for c in chosen if c != label]
         trial_drop = drop_keeping(frozenset(trial))
-        if meets(trial_drop):
+        if meets_keeping(trial, trial_drop):
             chosen, drop = trial, trial_drop
     return chosen, drop

@@ -245,7 +245,7 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
 
 def test_flat_shifts_past_the_visible_threshold_are_warned_about(capsys):
     from edge_sr.cli import _print_accuracy
-    from edge_sr.quant.accuracy import VISIBLE_SHIFT_LEVELS
+    from edge_sr.quant.recipe import VISIBLE_SHIFT_LEVELS
 
     row = {"fp32": {"psnr_y": 28.39, "psnr_rgb": 26.6, "seconds": 2.0}, "int8": {"psnr_y": 28.22, "psnr_rgb": 26.4, "seconds": 1.0},
            "int8_drop": {"psnr_y": 0.17, "psnr_rgb": 0.2}}
@@ -278,7 +278,9 @@ def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):
            "int8_drop": {"psnr_y": 0.017, "psnr_rgb": 0.016}}
     kept = [f"block_{i}/conv2d" for i in range(51)]
     contract = {
-        "quantization": {"kept_float": kept, "sensitivity": [{"layer": f"layer{i}"} for i in range(100)], "fallback": {"max_psnr_drop_db": 0.05}},
+        "quantization": {"kept_float": kept, "sensitivity": [{"layer": f"layer{i}"} for i in range(100)], "fallback": {
+            "max_psnr_drop_db": 0.05, "predicted_drop_bound_db": 0.0481, "max_flat_shift_levels": 8.0, "flat_shift_levels": 0.42, "met": True,
+        }},
         "accuracy": {"how": "both artifacts run in executorch.runtime (XNNPACK)", "datasets": {"Set14": row},
                      "artifact_bytes": {"fp32": 551_104, "int8": 556_480, "int8_vs_fp32": 1.0098}},
     }
@@ -287,6 +289,8 @@ def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):
     assert "size: int8 556,480 B = 101.0 % of fp32 (551,104 B); benchmarks ran in 2.5 s (int8) against 2.4 s (fp32)" in out
     assert "warning: the int8 artifact is not smaller than the fp32 one (51 of 100 layers stay in float to meet the 0.05 dB budget)" in out
     assert "nor faster: ship the fp32 artifact" in out
+    assert ("fallback, simulated on held-out DIV2K images: predicted drop ≤ 0.048 dB (budget 0.05),"
+            " flat greys and saturated colours within 0.4 levels (limit 8)") in out and "not met" not in out
     # LiteRT's mixed artifact was 103 % of fp32 yet ran the benchmarks in 73 s against 82 s.
     row["int8"]["seconds"] = 1.2
     _print_accuracy("tflite", contract)
@@ -299,6 +303,10 @@ def test_int8_bad_options_are_one_line(capsys, tmp_path, zoo_dir):
     assert_one_line_error(code, err, "fixed shapes only")
     code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--max-psnr-drop", "lots", "-o", tmp_path)
     assert_one_line_error(code, err, "--max-psnr-drop", "'lots'")
+    code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--max-flat-shift", "some", "-o", tmp_path)
+    assert_one_line_error(code, err, "--max-flat-shift", "'some'")
+    code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--max-flat-shift", "-1", "-o", tmp_path)
+    assert_one_line_error(code, err, "max_flat_shift_levels -1.0")
     code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--calib", tmp_path / "nowhere", "-o", tmp_path)
     assert_one_line_error(code, err, "nowhere", "calibration images")
     code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--keep-float", "made/up", "--calib-images", 2, "--calib-crop", 32, "-o", tmp_path)

@@ -283,6 +283,31 @@ def test_keep_float_leaves_the_layer_unquantised(span, crops):
     assert not any(label.endswith(("conv2d", "/add", "/mul")) for label in left), left
 
 
+def test_fallback_search_also_meets_a_second_condition():
+    from edge_sr.quant.sensitivity import LayerSensitivity, fallback_search
+
+    ranking = [LayerSensitivity(f"layer{i}", cost_quantised_alone=0.1 / (i + 1), gain_float_alone=None) for i in range(10)]
+    # The drop falls as layers are kept; the second condition needs layer7 kept.
+    def drop(kept: frozenset[str]) -> float:
+        return 0.3 * (1 - len(kept) / 10)
+
+    asked: list[frozenset[str]] = []
+
+    def needs_layer7(kept: frozenset[str]) -> bool:
+        asked.append(kept)
+        return "layer7" in kept
+
+    alone, alone_drop = fallback_search(drop, max_drop=0.2, ranking=ranking, all_int8_drop=0.3)
+    assert len(alone) == 4 and alone_drop <= 0.2
+    both, both_drop = fallback_search(drop, max_drop=0.2, ranking=ranking, all_int8_drop=0.3, also_required=needs_layer7)
+    assert "layer7" in both and both_drop <= 0.2 and asked
+    # The shortest prefix holding layer7 is eight layers; pruning then quantises the cheap layers
+    # the drop can spare (layer3 to layer6), but never layer7.
+    assert both == ["layer0", "layer1", "layer2", "layer7"] and both_drop == pytest.approx(0.18)
+    impossible, _ = fallback_search(drop, max_drop=0.2, ranking=ranking, all_int8_drop=0.3, also_required=lambda kept: False)
+    assert impossible == [row.label for row in ranking]
+
+
 def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     from edge_sr.quant.flow import build_int8
     from edge_sr.quant.validation import validation_pairs
@@ -307,7 +332,7 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     # Fallback: min-max ranges keep each rebuild cheap; the budget sits under the min-max
     # network's drop (measured 0.93 dB against MSE ranges' 1.17 on these 6 crops).
     budget = round(drop_refit * 0.7, 3)
-    cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=budget)
+    cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=budget, max_flat_shift_levels=None)
     kept = build_int8(span, recipe=cheap, **common)
     drop_cheap = kept.report["validation"]["all_int8_predicted_drop_db"]
     assert drop_cheap > budget
@@ -334,6 +359,35 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
 
     predictor = DropPredictor.measure(span, validation, scale=4, reference_psnr_db=cheap.reference_psnr_for(4))
     assert predictor.drop(kept.converted) == pytest.approx(fallback["predicted_drop_db"], abs=0.01)
+
+
+@pytest.mark.slow
+def test_fallback_keeps_flat_colours_within_their_limit(span, crops, div2k_lr):
+    """A budget the all-int8 network meets on natural images still keeps layers in float until
+    flat greys and saturated colours are within ``max_flat_shift_levels`` (~6 min: 18 rebuilds)."""
+    from edge_sr.quant.flow import build_int8, flat_shift_levels
+    from edge_sr.quant.validation import validation_pairs
+
+    validation = validation_pairs(div2k_lr, scale=4, calibration_count=6, count=3)
+    common = dict(
+        quantizer_factory=_xnnpack, sample=crops[0], dynamic_shapes=_dims(), batches=crops,
+        validation=validation, scale=4, graph_passes=(decompose_silu,),
+    )
+    recipe = Int8Recipe(range_estimator="minmax", weight_rounding="nearest", max_psnr_drop=5.0)
+    build = build_int8(span, recipe=recipe, **common)
+    summary, fallback = build.report["validation"], build.report["fallback"]
+    # Measured: predicted bound 1.9 dB, flat magenta's green 102 levels off.
+    assert summary["all_int8_predicted_drop_bound_db"] < recipe.max_psnr_drop
+    assert summary["all_int8_flat_shift_levels"] > 5 * recipe.max_flat_shift_levels
+    assert fallback["met"] and fallback["max_flat_shift_levels"] == recipe.max_flat_shift_levels
+    assert fallback["flat_shift_levels"] <= recipe.max_flat_shift_levels and build.keep_float == sorted(fallback["kept_float"])
+    assert any(trial.get("flat_shift_levels", 0) > recipe.max_flat_shift_levels for trial in fallback["trials"])
+    # The converted quantize/dequantize graph holds what the simulation promised (measured 0.60 levels).
+    assert flat_shift_levels(span, build.converted) == pytest.approx(fallback["flat_shift_levels"], abs=0.05)
+    # Without the bound the same budget keeps nothing.
+    natural_only = build_int8(span, recipe=dataclasses.replace(recipe, max_flat_shift_levels=None), **common)
+    assert "fallback" not in natural_only.report and natural_only.keep_float == []
+    assert "all_int8_flat_shift_levels" not in natural_only.report["validation"]
 
 
 def test_predicted_drop_follows_the_noise_it_adds(span, div2k_lr):

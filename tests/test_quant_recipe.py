@@ -26,7 +26,8 @@ def test_recipe_round_trips_and_is_frozen():
         ({"weight_bits": 4}, "8-bit"),
         ({"activation_granularity": "per-channel"}, "per-tensor"),
         ({"percentile": 10.0}, "percentile"),
-        ({"version": 4}, "version 4"),
+        ({"version": 5}, "version 5"),
+        ({"max_flat_shift_levels": 0.0}, "max_flat_shift_levels 0.0"),
         ({"calibration": {"crop_candidates": 0}}, "crop_candidates"),
         ({"calibration": {"bogus": 1}}, "bogus"),
         ({"reference_psnr_db": 5.0}, "reference_psnr_db 5.0"),
@@ -59,17 +60,28 @@ def test_reference_psnr_follows_the_scale_unless_the_recipe_names_one():
 def test_version_1_recipes_still_read_with_their_random_crops():
     data = Int8Recipe().to_dict()
     data["version"] = 1
-    del data["calibration"]["crop_candidates"], data["equalize"]
+    del data["calibration"]["crop_candidates"], data["equalize"], data["max_flat_shift_levels"]
     old = Int8Recipe.from_dict(data)
-    assert old.version == 3 and old.calibration.crop_candidates == 1 and not old.equalize
+    assert old.version == 4 and old.calibration.crop_candidates == 1 and not old.equalize
     assert Int8Recipe().calibration.crop_candidates == 32
 
 
 def test_version_2_recipes_read_without_equalisation():
     data = Int8Recipe().to_dict()
     data["version"] = 2
-    del data["equalize"]
+    del data["equalize"], data["max_flat_shift_levels"]
     old = Int8Recipe.from_dict(data)
-    assert old.version == 3 and not old.equalize and old.calibration == Int8Recipe().calibration
+    assert old.version == 4 and not old.equalize and old.calibration == Int8Recipe().calibration
     assert Int8Recipe().equalize
     assert Int8Recipe.from_json(Int8Recipe(equalize=False).to_json()) == Int8Recipe(equalize=False)
+
+
+def test_version_3_recipes_read_without_the_flat_shift_bound():
+    data = Int8Recipe().to_dict()
+    data["version"] = 3
+    del data["max_flat_shift_levels"]
+    old = Int8Recipe.from_dict(data)
+    # Their fallback looked at natural images only; reading them must not add a bound they never had.
+    assert old.version == 4 and old.max_flat_shift_levels is None
+    assert Int8Recipe().max_flat_shift_levels == 8.0
+    assert Int8Recipe.from_json(Int8Recipe(max_flat_shift_levels=None).to_json()).max_flat_shift_levels is None
