@@ -190,10 +190,8 @@ def _fuse_relu_form_prelus(model: Any, schema: Any) -> int:
     x ≥ 0 both give x; for x < 0, ``0 − α·(−x)`` is ``α·x`` exactly, since IEEE negation is exact
     and rounding is symmetric about zero.  In an all-integer artifact the PReLUs are float
     islands between DEQUANTIZE and QUANTIZE, and stay so."""
-    codes = model.operatorCodes or []
-
     def code_of(operator: Any) -> int:
-        record = codes[operator.opcodeIndex]
+        record = model.operatorCodes[operator.opcodeIndex]
         return max(record.builtinCode, record.deprecatedBuiltinCode)
 
     def constant(graph: Any, index: int) -> np.ndarray | None:
@@ -224,34 +222,35 @@ def _fuse_relu_form_prelus(model: Any, schema: Any) -> int:
         for sub in operators:
             if code_of(sub) != schema.BuiltinOperator.SUB or fused_activation(sub) or len(sub.inputs) != 2:
                 continue
-            positive, negative = (int(t) for t in sub.inputs)
-            relu, scale = producer.get(positive), producer.get(negative)
-            if relu is None or scale is None or code_of(relu) != schema.BuiltinOperator.RELU:
+            relu_x, alpha_term = (int(t) for t in sub.inputs)
+            relu_op, alpha_op = producer.get(relu_x), producer.get(alpha_term)
+            if relu_op is None or alpha_op is None or code_of(relu_op) != schema.BuiltinOperator.RELU:
                 continue
-            if code_of(scale) != schema.BuiltinOperator.MUL or fused_activation(scale) or len(scale.inputs) != 2:
+            if code_of(alpha_op) != schema.BuiltinOperator.MUL or fused_activation(alpha_op) or len(alpha_op.inputs) != 2:
                 continue
-            x = int(relu.inputs[0])
-            for flipped, alpha in (tuple(int(t) for t in scale.inputs), tuple(int(t) for t in reversed(scale.inputs))):
-                negate = producer.get(flipped)
-                if negate is not None and constant(graph, alpha) is not None:
+            x = int(relu_op.inputs[0])
+            for relu_neg_x, alpha in (tuple(int(t) for t in alpha_op.inputs), tuple(int(t) for t in reversed(alpha_op.inputs))):
+                negate_op = producer.get(relu_neg_x)
+                if negate_op is not None and constant(graph, alpha) is not None:
                     break
             else:
                 continue
-            if code_of(negate) != schema.BuiltinOperator.MUL or fused_activation(negate) != schema.ActivationFunctionType.RELU:
+            # relu(−x) is one MUL by −1 with a fused RELU.
+            if code_of(negate_op) != schema.BuiltinOperator.MUL or fused_activation(negate_op) != schema.ActivationFunctionType.RELU:
                 continue
-            minus_one = [int(t) for t in negate.inputs if int(t) != x]
-            if len(minus_one) != 1 or x not in [int(t) for t in negate.inputs]:
+            minus_one = [int(t) for t in negate_op.inputs if int(t) != x]
+            if len(minus_one) != 1 or x not in [int(t) for t in negate_op.inputs]:
                 continue
             values = constant(graph, minus_one[0])
             if values is None or values.size != 1 or values[0] != -1.0:
                 continue
             tensors = graph.tensors
-            if any(tensors[t].type != schema.TensorType.FLOAT32 for t in (x, positive, negative, flipped, int(sub.outputs[0]))):
+            if any(tensors[t].type != schema.TensorType.FLOAT32 for t in (x, relu_x, alpha_term, relu_neg_x, int(sub.outputs[0]))):
                 continue
             x_shape, alpha_shape = list(tensors[x].shape), list(tensors[alpha].shape)
             if not alpha_shape or any(d != 1 for d in alpha_shape[:-1]) or alpha_shape[-1] not in (1, x_shape[-1]):
                 continue
-            if not (private(positive) and private(negative) and private(flipped)):
+            if not (private(relu_x) and private(alpha_term) and private(relu_neg_x)):
                 continue
             if private(alpha) and alpha_shape[-1] == x_shape[-1] and len(x_shape) >= 2:
                 # [1, 1, C] for NHWC: the slope shape TensorFlow's own converter writes for a
@@ -263,7 +262,7 @@ def _fuse_relu_form_prelus(model: Any, schema: Any) -> int:
             sub.opcodeIndex = prelu_code
             sub.inputs = np.array([x, alpha], dtype=np.int32)
             sub.builtinOptionsType, sub.builtinOptions = schema.BuiltinOptions.NONE, None
-            removed |= {id(relu), id(scale), id(negate)}
+            removed |= {id(relu_op), id(alpha_op), id(negate_op)}
             fused += 1
         graph.operators = [op for op in operators if id(op) not in removed]
     return fused

@@ -294,12 +294,13 @@ def _print_accuracy(target: str, contract: dict) -> None:
     print(f"\n{target} int8: layers kept in float: {', '.join(kept) if kept else 'none'}")
     fallback = quantization.get("fallback")
     if fallback:
-        bounds = f"predicted drop ≤ {fallback['predicted_drop_bound_db']:.3f} dB (budget {fallback['max_psnr_drop_db']:g})"
+        bounds = (f"predicted drop ≤ {fallback['predicted_drop_bound_db']:.3f} dB from held-out DIV2K images"
+                  f" (budget {fallback['max_psnr_drop_db']:g})")
         if fallback.get("flat_shift_levels") is not None:
             bounds += (f", flat greys and saturated colours within {fallback['flat_shift_levels']:.1f} levels"
                        f" (limit {fallback['max_flat_shift_levels']:g})")
         verdict = "" if fallback["met"] else "; not met even with every ranked layer in float"
-        print(f"  fallback, simulated on held-out DIV2K images: {bounds}{verdict}")
+        print(f"  fallback (simulated network): {bounds}{verdict}")
     left = quantization.get("unquantised_by_target") or []
     if left:
         print(f"  not quantised by the target's quantiser (they run on dequantised int8 values, in float unless the converter"

@@ -289,7 +289,7 @@ def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):
     assert "size: int8 556,480 B = 101.0 % of fp32 (551,104 B); benchmarks ran in 2.5 s (int8) against 2.4 s (fp32)" in out
     assert "warning: the int8 artifact is not smaller than the fp32 one (51 of 100 layers stay in float to meet the 0.05 dB budget)" in out
     assert "nor faster: ship the fp32 artifact" in out
-    assert ("fallback, simulated on held-out DIV2K images: predicted drop ≤ 0.048 dB (budget 0.05),"
+    assert ("fallback (simulated network): predicted drop ≤ 0.048 dB from held-out DIV2K images (budget 0.05),"
             " flat greys and saturated colours within 0.4 levels (limit 8)") in out and "not met" not in out
     # LiteRT's mixed artifact was 103 % of fp32 yet ran the benchmarks in 73 s against 82 s.
     row["int8"]["seconds"] = 1.2
