@@ -174,22 +174,17 @@ def _recipe(args: argparse.Namespace):
         changes["keep_float"] = tuple(label.strip() for label in args.keep_float.split(",") if label.strip())
     if args.reference_psnr is not None:
         changes["reference_psnr_db"] = args.reference_psnr
-    if args.max_flat_shift is not None:
-        if args.max_flat_shift == "off":
-            changes["max_flat_shift_levels"] = None
-        else:
-            try:
-                changes["max_flat_shift_levels"] = float(args.max_flat_shift)
-            except ValueError:
-                raise OptionError(f"--max-flat-shift {args.max_flat_shift!r}: expected 8-bit levels (e.g. 8) or 'off'") from None
-    if args.max_psnr_drop is not None:
-        if args.max_psnr_drop == "off":
-            changes["max_psnr_drop"] = None
-        else:
-            try:
-                changes["max_psnr_drop"] = float(args.max_psnr_drop)
-            except ValueError:
-                raise OptionError(f"--max-psnr-drop {args.max_psnr_drop!r}: expected dB (e.g. 0.1) or 'off'") from None
+    bounds = {
+        "max_psnr_drop": ("--max-psnr-drop", args.max_psnr_drop, "dB (e.g. 0.1)"),
+        "max_flat_shift_levels": ("--max-flat-shift", args.max_flat_shift, "8-bit levels (e.g. 8)"),
+    }
+    for field, (option, value, unit) in bounds.items():
+        if value is None:
+            continue
+        try:
+            changes[field] = None if value == "off" else float(value)
+        except ValueError:
+            raise OptionError(f"{option} {value!r}: expected {unit} or 'off'") from None
     return dataclasses.replace(recipe, **changes)
 
 

@@ -122,20 +122,28 @@ def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path)
     assert "RESHAPE" in converter.inspect(plain)["ops"]
 
 
-def test_litert_compaction_shares_vectors_and_changes_no_output(tmp_path, real_crop):
+def _litert_raw_and_compact(tmp_path: Path, model: str, sample: torch.Tensor) -> tuple[Path, Path, dict]:
+    """litert-torch's own ``.tflite`` of a zoo model, and a copy rewritten by ``_compact``."""
     import litert_torch
-    from ai_edge_litert.interpreter import Interpreter
-    from ai_edge_litert import schema_py_generated as schema
 
     from edge_sr.converters.contract import INPUT_NAME
     from edge_sr.converters.tflite import NamedIO, _compact
 
-    module = NamedIO(edge_sr.load("span-tiny").module).eval()
-    sample = real_crop(24, 24)
+    module = NamedIO(edge_sr.load(model).module).eval()
     raw, compact = tmp_path / "raw.tflite", tmp_path / "compact.tflite"
     litert_torch.convert(module, sample_kwargs={INPUT_NAME: sample}).export(str(raw))
     compact.write_bytes(raw.read_bytes())
-    saved = _compact(compact)
+    return raw, compact, _compact(compact)
+
+
+def test_litert_compaction_shares_vectors_and_changes_no_output(tmp_path, real_crop):
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert import schema_py_generated as schema
+
+    from edge_sr.converters.contract import INPUT_NAME
+
+    sample = real_crop(24, 24)
+    raw, compact, saved = _litert_raw_and_compact(tmp_path, "span-tiny", sample)
     assert compact.stat().st_size == raw.stat().st_size - saved["tensor_names_bytes"] - saved["tables_and_vectors_bytes"]
     assert saved["tensor_names_bytes"] > 1000 and saved["tables_and_vectors_bytes"] > 200, saved
     # Same graph, same constants, same result to the bit.
@@ -166,19 +174,13 @@ def test_litert_compaction_shares_vectors_and_changes_no_output(tmp_path, real_c
 
 
 def test_litert_prelu_relu_forms_become_prelu_ops_equal_to_the_bit(tmp_path, real_crop):
-    import litert_torch
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from ai_edge_litert import schema_py_generated as schema
 
     from edge_sr.converters.contract import INPUT_NAME
-    from edge_sr.converters.tflite import NamedIO, _compact
 
-    module = NamedIO(edge_sr.load("efdn").module).eval()
     sample = real_crop(32, 32)
-    raw, compact = tmp_path / "raw.tflite", tmp_path / "compact.tflite"
-    litert_torch.convert(module, sample_kwargs={INPUT_NAME: sample}).export(str(raw))
-    compact.write_bytes(raw.read_bytes())
-    saved = _compact(compact)
+    raw, compact, saved = _litert_raw_and_compact(tmp_path, "efdn", sample)
     assert saved["prelus_fused"] == 12, saved  # EFDN's four cells × three PReLUs
 
     def ops(path: Path) -> list[str]:
