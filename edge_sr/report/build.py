@@ -474,8 +474,11 @@ def _accuracy(name: str, target: str, runs: dict[str, Run], datasets: list[Path]
     try:
         with native_output_silenced():
             result = compare(ordered, datasets, scale=scale, progress=False)
-            flat = flat_field(ordered) if len(ordered) > 1 else {}
-            colours = flat_colours(ordered) if len(ordered) > 1 else {}
+            # Each check's summary goes in the entry under its own name, counted by its inputs.
+            flat_checks = {
+                "flat_field": ("levels", flat_field(ordered) if len(ordered) > 1 else {}),
+                "flat_colours": ("colours", flat_colours(ordered) if len(ordered) > 1 else {}),
+            }
     except Exception as error:
         for entry in mine:
             if entry.get("status") == "ok":
@@ -494,12 +497,10 @@ def _accuracy(name: str, target: str, runs: dict[str, Run], datasets: list[Path]
             figures["images"] = row["images"]
             accuracy[dataset] = figures
         entry["accuracy"] = accuracy
-        if entry["precision"] in flat:
-            shift = flat[entry["precision"]]
-            entry["flat_field"] = {"levels": len(flat["levels"]), "max_abs": shift["max_abs"], "rms": shift["rms"], "worst": shift["worst"]}
-        if entry["precision"] in colours:
-            shift = colours[entry["precision"]]
-            entry["flat_colours"] = {"colours": len(colours["colours"]), "max_abs": shift["max_abs"], "rms": shift["rms"], "worst": shift["worst"]}
+        for check, (inputs, measured) in flat_checks.items():
+            if entry["precision"] in measured:
+                shift = measured[entry["precision"]]
+                entry[check] = {inputs: len(measured[inputs]), **{key: shift[key] for key in ("max_abs", "rms", "worst")}}
 
 
 def _sensitivity(deploy, builds: dict, request: ReportRequest) -> dict[str, Any]:
