@@ -1,13 +1,15 @@
 """Building an INT8 network for one target: the fixed sequence every PT2E target goes through.
 
 deploy module → fold SPAN's normalisation (exact, checked) → export + exact rewrites (checked)
-→ the target's quantiser, wrapped so the recipe's range estimator and ``keep_float`` apply →
-calibrate on DIV2K crops → (``weight_rounding="refit"``) sequential refit of weights and biases
-against the fake-quantised inputs, then re-calibrate → (``reconstruction_steps``) train weights
-through the fake-quantised network towards the float output → (``max_psnr_drop``) sensitivity ranking
-and float fallback on a held-out validation set, each candidate re-calibrated and refitted for
-its own quantisation points (not reconstructed), and held to ``max_flat_shift_levels`` on flat
-greys and saturated colours → convert to a quantize/dequantize graph.
+→ (``compose_pointwise``) compose 1×1 convs with their producers (exact, checked) →
+(``equalize``) equalise activations (exact, checked) → the target's quantiser, wrapped so the
+recipe's range estimator and ``keep_float`` apply → calibrate on DIV2K crops →
+(``weight_rounding="refit"``) sequential refit of weights and biases against the fake-quantised
+inputs, then re-calibrate → (``reconstruction_steps``) train weights through the fake-quantised
+network towards the float output → (``max_psnr_drop``) sensitivity ranking and float fallback on
+a held-out validation set, each candidate re-calibrated and refitted for its own quantisation
+points (not reconstructed), and held to ``max_flat_shift_levels`` on flat greys and saturated
+colours → convert to a quantize/dequantize graph.
 
 The returned :class:`Int8Build` carries the converted graph (the PyTorch reference the artifact
 is verified against), the refitted float graph (for targets that quantise with their own tool),
@@ -29,7 +31,7 @@ from torch import fx, nn
 from edge_sr.quant import pt2e
 from edge_sr.quant.accuracy import flat_colours, flat_field
 from edge_sr.quant.equalize import EQUALIZE_FP32, equalize_activations
-from edge_sr.quant.passes import QUANT_PREPARE_FP32
+from edge_sr.quant.passes import QUANT_PREPARE_FP32, compose_pointwise_convs
 from edge_sr.quant.prepare import FOLD_FP32, check_fold, fold_input_normalization
 from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.quant.reconstruct import reconstruct
@@ -86,6 +88,12 @@ def build_int8(
     if graph_passes:
         diff = verify_equivalent(module, float_graph, sample, tolerance=QUANT_PREPARE_FP32, what="the target's graph rewrites")
         report["steps"][-1]["max_abs_diff"] = diff
+    if recipe.compose_pointwise:
+        count = compose_pointwise_convs(float_graph)
+        diff = verify_equivalent(module, float_graph, sample, tolerance=QUANT_PREPARE_FP32, what="pointwise conv composition")
+        report["steps"].append({
+            "step": "compose-pointwise-convs", "rewritten": count, "max_abs_diff": diff, "tolerance": QUANT_PREPARE_FP32.name,
+        })
     if recipe.equalize:
         equalized = equalize_activations(float_graph, batches)
         diff = verify_equivalent(module, float_graph, sample, tolerance=EQUALIZE_FP32, what="activation equalisation")

@@ -9,7 +9,14 @@ the weight split along its input channels.  PT2E quantisers give a ``cat`` one s
 all its inputs; SPAN concatenates a ±37 feature map with a [-0.3, 4.5] SiLU output, so the
 shared scale erases the small branch (about 2.4 dB on Set14).  After the split each branch
 keeps its own scale and only the partial sums are requantised.
+
+``compose_pointwise_convs``: a 1×1 conv reading a conv's output (or a sum of convs' outputs)
+becomes one conv per term with the composed kernel, ``P(C(x)) = (P∘C)(x)``, exact at every
+border because a 1×1 conv pads nothing.  The tensor between them is then never quantised.  In
+SPAN that tensor is ``conv_1``'s output (the image's intensity, carried by the long skip into
+``conv_cat``) and ``conv_2``'s; composed, the skip's partial sum reads the 8-bit input itself.
 """
+
 
 from __future__ import annotations
 
@@ -80,6 +87,106 @@ def split_concat_conv(graph_module: fx.GraphModule) -> int:
         node.replace_all_uses_with(total)
         graph_module.graph.erase_node(node)
         graph_module.graph.erase_node(source)
+        rewritten += 1
+    if rewritten:
+        graph_module.graph.eliminate_dead_code()
+        graph_module.recompile()
+    return rewritten
+
+
+MAX_COMPOSED_WORK = 2.0
+"""A composition may cost at most this many times the multiply-adds it replaces (the 1×1 conv,
+plus producers that only fed it): SPAN's ``conv_1`` composes at 1.3× (its border term adds a
+1-channel conv), EFDN's pair sums at 2×; a 1×1 after a shared 3×3 conv with as many channels
+would cost 9× and stays as it is."""
+
+
+def _pointwise_conv(graph_module: fx.GraphModule, node: fx.Node) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """``(weight [O, M], bias [O] or None)`` in float64 if ``node`` is an ungrouped 1×1 conv
+    with stride 1, no padding and stored weights; else None."""
+    if node.op != "call_function" or node.target != aten.conv2d.default:
+        return None
+    _source, weight_node, bias_node, stride, padding, dilation, groups = conv_arguments(node)
+    if groups != 1 or list(stride) != [1, 1] or list(dilation) != [1, 1] or any(padding):
+        return None
+    if weight_node.op != "get_attr" or (isinstance(bias_node, fx.Node) and bias_node.op != "get_attr"):
+        return None
+    weight = tensor_attr(graph_module, weight_node.target)
+    if tuple(weight.shape[2:]) != (1, 1):
+        return None
+    bias = tensor_attr(graph_module, bias_node.target).double() if isinstance(bias_node, fx.Node) else None
+    return weight[:, :, 0, 0].double(), bias
+
+
+def _stored_conv(node: fx.Node) -> bool:
+    """An ungrouped conv whose weight (and bias, if any) are stored tensors."""
+    if node.op != "call_function" or node.target != aten.conv2d.default:
+        return False
+    _source, weight_node, bias_node, _stride, _padding, _dilation, groups = conv_arguments(node)
+    return groups == 1 and weight_node.op == "get_attr" and (
+        not isinstance(bias_node, fx.Node) or bias_node.op == "get_attr"
+    )
+
+
+def _conv_terms(node: fx.Node) -> tuple[list[fx.Node], list[fx.Node]] | None:
+    """``(convs, adds)`` if ``node`` is a stored conv or a tree of plain adds of them; else None."""
+    if _stored_conv(node):
+        return [node], []
+    if node.op == "call_function" and node.target == aten.add.Tensor and len(node.args) == 2 and not node.kwargs:
+        parts = [_conv_terms(arg) if isinstance(arg, fx.Node) else None for arg in node.args]
+        if all(part is not None for part in parts):
+            return [c for convs, _ in parts for c in convs], [node] + [a for _, adds in parts for a in adds]
+    return None
+
+
+def compose_pointwise_convs(graph_module: fx.GraphModule) -> int:
+    """Compose every 1×1 conv with the conv(s) whose sum it reads, where that costs at most
+    ``MAX_COMPOSED_WORK`` times the work it replaces; returns the count."""
+    rewritten = 0
+    for node in list(graph_module.graph.nodes):
+        pointwise = _pointwise_conv(graph_module, node)
+        if pointwise is None or not isinstance(node.args[0], fx.Node):
+            continue
+        found = _conv_terms(node.args[0])
+        if found is None:
+            continue
+        weight, bias = pointwise
+        convs, adds = found
+        # Producers that only fed this 1×1 conv disappear with it.
+        private = all(set(n.users) <= {node, *adds} for n in adds)
+        kernels = [tensor_attr(graph_module, conv_arguments(conv)[1].target).double() for conv in convs]
+        replaced = weight.numel() + sum(k.numel() for conv, k in zip(convs, kernels) if private and len(conv.users) == 1)
+        composed = sum(weight.shape[0] * k[0].numel() for k in kernels)
+        if composed > MAX_COMPOSED_WORK * replaced:
+            continue
+        total = None
+        with graph_module.graph.inserting_before(node):
+            for index, (conv, kernel) in enumerate(zip(convs, kernels)):
+                source, _weight, conv_bias, stride, padding, dilation, _groups = conv_arguments(conv)
+                term_bias = weight @ tensor_attr(graph_module, conv_bias.target).double() if isinstance(conv_bias, fx.Node) else None
+                if index == 0 and bias is not None:
+                    term_bias = bias if term_bias is None else term_bias + bias
+                attrs = []
+                for kind, value in (("weight", torch.einsum("om,mikl->oikl", weight, kernel)), ("bias", term_bias)):
+                    if value is None:
+                        attrs.append(None)
+                        continue
+                    attr = f"{node.name}_composed{index}_{kind}"
+                    graph_module.register_buffer(attr, value.float().contiguous())
+                    attr_node = graph_module.graph.get_attr(attr)
+                    attr_node.meta = {**conv_arguments(node)[1].meta, "val": getattr(graph_module, attr)}
+                    attrs.append(attr_node)
+                term = graph_module.graph.call_function(
+                    aten.conv2d.default, (source, attrs[0], attrs[1], stride, padding, dilation, 1)
+                )
+                term.meta = dict(node.meta)
+                if total is None:
+                    total = term
+                else:
+                    total = graph_module.graph.call_function(aten.add.Tensor, (total, term))
+                    total.meta = dict(node.meta)
+        node.replace_all_uses_with(total)
+        graph_module.graph.erase_node(node)
         rewritten += 1
     if rewritten:
         graph_module.graph.eliminate_dead_code()

@@ -14,10 +14,11 @@ from typing import Any
 from edge_sr.errors import OptionError
 
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
-RECIPE_VERSION = 4
+RECIPE_VERSION = 5
 """2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops);
 3 added ``equalize`` (older recipes read as ``False``: they were built without it); 4 added
-``max_flat_shift_levels`` (older recipes read as ``None``: their fallback saw natural images only)."""
+``max_flat_shift_levels`` (older recipes read as ``None``: their fallback saw natural images only);
+5 added ``compose_pointwise`` (older recipes read as ``False``)."""
 VISIBLE_SHIFT_LEVELS = 8.0
 """A flat area's mean off by more than this many 8-bit levels (3 % of full scale) is a colour
 cast anyone sees side by side: the CLI warns, and the fallback keeps layers in float until flat
@@ -92,6 +93,10 @@ class Int8Recipe:
     equalize: bool = True
     """Rescale activation channels exactly so each tensor's channels share one range
     (:mod:`edge_sr.quant.equalize`)."""
+    compose_pointwise: bool = True
+    """Compose each 1×1 conv with the convs whose sum it reads (exact,
+    :func:`edge_sr.quant.passes.compose_pointwise_convs`), so the tensor between them is never
+    quantised."""
     image_grid_io: bool = True
     weight_rounding: str = "refit"
     reconstruction_steps: int = 0
@@ -170,6 +175,8 @@ class Int8Recipe:
             fields.setdefault("equalize", False)
         if fields.get("version") in (1, 2, 3):
             fields.setdefault("max_flat_shift_levels", None)
+        if fields.get("version") in (1, 2, 3, 4):
+            fields.setdefault("compose_pointwise", False)
             fields["version"] = RECIPE_VERSION
         try:
             fields["calibration"] = Calibration(**calibration)

@@ -298,6 +298,18 @@ def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):
     assert "its only gain is speed (50 % less time on the benchmarks)" in out and "nor faster" not in out
 
 
+def test_recipe_options_switch_off_the_exact_rewrites():
+    import dataclasses
+
+    from edge_sr.cli import _recipe, build_parser
+
+    convert = ["convert", "span-ch28", "--target", "executorch", "--precision", "int8", "-o", "unused"]
+    default = _recipe(build_parser().parse_args(convert))
+    assert default.compose_pointwise and default.equalize
+    off = _recipe(build_parser().parse_args([*convert, "--no-compose-pointwise", "--no-equalize"]))
+    assert off == dataclasses.replace(default, compose_pointwise=False, equalize=False)
+
+
 def test_int8_bad_options_are_one_line(capsys, tmp_path, zoo_dir):
     code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "tflite", "--precision", "int8", "--dynamic", "-o", tmp_path)
     assert_one_line_error(code, err, "fixed shapes only")

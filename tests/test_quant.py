@@ -84,6 +84,26 @@ def test_split_concat_conv_is_exact_and_removes_every_cat(span, crops, real_crop
     assert split_concat_conv(graph) == 0  # idempotent: nothing left to split
 
 
+def test_compose_pointwise_convs_is_exact_and_the_skip_reads_the_input(span, crops, real_crop):
+    from edge_sr.quant.passes import compose_pointwise_convs
+
+    graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims())
+    convs_before = [n for n in graph.graph.nodes if pt2e.op_name(n) == "conv2d"]
+    # conv_cat's partial over conv_1's output (a sum: the conv and its border term), and the
+    # partial over conv_2's output.  The other two partials read a SiLU and an attention product.
+    assert compose_pointwise_convs(graph) == 2
+    x = real_crop(29, 35, index=1)
+    assert (graph(x) - span(x)).abs().max() <= QUANT_PREPARE_FP32.atol
+    assert compose_pointwise_convs(graph) == 0  # idempotent
+    convs = [n for n in graph.graph.nodes if pt2e.op_name(n) == "conv2d"]
+    # conv_2 merged into its partial (one conv fewer); conv_1's partial became two convs.
+    assert len(convs) == len(convs_before)
+    image = next(n for n in graph.graph.nodes if n.op == "placeholder")
+    reads_image = [n for n in convs if n.args[0] is image]
+    assert len(reads_image) == 2, "conv_1 and the skip's partial sum both read the 8-bit input"
+    assert {tuple(pt2e.graph_tensor(graph, n.args[1].target).shape) for n in reads_image} == {(28, 3, 3, 3)}
+
+
 def test_decompose_silu_is_exact(span, crops, real_crop):
     graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims())
     assert decompose_silu(graph) == 12
@@ -318,24 +338,26 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
         validation=validation, scale=4, graph_passes=(decompose_silu,),
     )
     source_state = {name: value.clone() for name, value in span.state_dict().items()}
-    full = build_int8(span, recipe=Int8Recipe(max_psnr_drop=None), **common)
+    # Min-max ranges keep each of the fallback's rebuilds cheap.
+    cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=None)
+    full = build_int8(span, recipe=cheap, **common)
+    assert [step["step"] for step in full.report["steps"]][:3] == ["split-concat-conv", "decompose-silu", "compose-pointwise-convs"]
     refit = next(step for step in full.report["steps"] if step["step"] == "refit")
     drop_nearest = refit["predicted_drop_before_db"]
     summary = full.report["validation"]
     drop_refit = summary["all_int8_predicted_drop_db"]
     assert 0 < full.report["cpu_seconds"] <= full.report["seconds"] * torch.get_num_threads() + 1, full.report
-    assert drop_refit < 0.95 * drop_nearest, (drop_nearest, drop_refit)  # measured 1.51 → 1.17 dB
+    assert drop_refit < 0.95 * drop_nearest, (drop_nearest, drop_refit)
     # The prediction at Set14-level content is larger than the drop on this hard held-out content.
     assert summary["all_int8_predicted_drop_db"] > summary["all_int8_drop_db"] > 0
     # Refit writes into the exported graph only, never into the caller's module.
     assert all(torch.equal(source_state[name], value) for name, value in span.state_dict().items())
-    # Fallback: min-max ranges keep each rebuild cheap; the budget sits under the min-max
-    # network's drop (measured 0.93 dB against MSE ranges' 1.17 on these 6 crops).
-    budget = round(drop_refit * 0.7, 3)
-    cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=budget, max_flat_shift_levels=None)
-    kept = build_int8(span, recipe=cheap, **common)
+    # Fallback: a budget a little under the all-int8 network's (decisions compare the bound).
+    budget = round(summary["all_int8_predicted_drop_bound_db"] * 0.85, 3)
+    kept = build_int8(span, recipe=dataclasses.replace(cheap, max_psnr_drop=budget, max_flat_shift_levels=None), **common)
+    # The same calibration gives the same all-int8 network.
+    assert kept.report["validation"]["all_int8_predicted_drop_bound_db"] == summary["all_int8_predicted_drop_bound_db"]
     drop_cheap = kept.report["validation"]["all_int8_predicted_drop_db"]
-    assert drop_cheap > budget
     fallback = kept.report["fallback"]
     # Decisions compare the upper bound (mean + one standard error over the images) with the budget.
     assert fallback["met"] and fallback["predicted_drop_db"] < fallback["predicted_drop_bound_db"] <= budget
@@ -637,6 +659,37 @@ def test_int8_unsupported_combinations_are_refused(tmp_path, zoo_dir):
 
 ZOO_MODELS = ("span-ch28", "dsclora", "efdn", "span-tiny", "dsclora-early", "spanf", "span-team46", "espan", "dscf-fused", "efdn-x2")
 
+
+COMPOSED_POINTWISE_CONVS = {
+    "span-ch28": 2, "dsclora": 2, "efdn": 22, "span-tiny": 2, "dsclora-early": 2,
+    "spanf": 0, "span-team46": 2, "espan": 1, "dscf-fused": 1, "efdn-x2": 22,
+}
+"""SPAN family: ``conv_cat``'s partials over ``conv_1`` and ``conv_2`` (SPANF's concat reads
+neither; ESPAN's and DSCF's ``conv_1`` feed no partial).  EFDN: its cells' 1×1 branches."""
+
+
+def _conv_multiply_adds(graph) -> int:
+    from edge_sr.quant.passes import conv_arguments
+
+    return sum(
+        pt2e.graph_tensor(graph, conv_arguments(n)[1].target).numel() * math.prod(n.meta["val"].shape[2:])
+        for n in graph.graph.nodes if pt2e.op_name(n) == "conv2d"
+    )
+
+
+@pytest.mark.parametrize("model", ZOO_MODELS)
+def test_compose_pointwise_convs_is_exact_on_every_zoo_model(model, zoo_dir, real_crop):
+    from edge_sr.quant.passes import compose_pointwise_convs
+
+    module, _ = fold_input_normalization(edge_sr.collapse(edge_sr.load(model)).module)
+    module.eval()
+    graph = pt2e.export_for_quantization(module, real_crop(48, 40))
+    work = _conv_multiply_adds(graph)
+    assert compose_pointwise_convs(graph) == COMPOSED_POINTWISE_CONVS[model]
+    x = real_crop(48, 40, index=4)
+    assert (graph(x) - module(x)).abs().max() <= QUANT_PREPARE_FP32.atol
+    # Measured: the SPAN family 0.4-1.7 % fewer multiply-adds, DSCF 0.2 % and EFDN 2.8-3.0 % more.
+    assert _conv_multiply_adds(graph) <= 1.031 * work
 
 BENCHMARKS = ("Set5", "Set14", "BSD100", "Urban100")
 

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from edge_sr.errors import OptionError
-from edge_sr.quant.recipe import Calibration, Int8Recipe
+from edge_sr.quant.recipe import RECIPE_VERSION, Calibration, Int8Recipe
 
 
 def test_recipe_round_trips_and_is_frozen():
@@ -26,7 +26,7 @@ def test_recipe_round_trips_and_is_frozen():
         ({"weight_bits": 4}, "8-bit"),
         ({"activation_granularity": "per-channel"}, "per-tensor"),
         ({"percentile": 10.0}, "percentile"),
-        ({"version": 5}, "version 5"),
+        ({"version": RECIPE_VERSION + 1}, f"version {RECIPE_VERSION + 1}"),
         ({"max_flat_shift_levels": 0.0}, "max_flat_shift_levels 0.0"),
         ({"calibration": {"crop_candidates": 0}}, "crop_candidates"),
         ({"calibration": {"bogus": 1}}, "bogus"),
@@ -57,31 +57,41 @@ def test_reference_psnr_follows_the_scale_unless_the_recipe_names_one():
         default.reference_psnr_for(8)
 
 
-def test_version_1_recipes_still_read_with_their_random_crops():
+ADDED_IN_VERSION = {
+    2: ("calibration.crop_candidates", 1),  # version-1 crops were random
+    3: ("equalize", False),
+    4: ("max_flat_shift_levels", None),  # their fallback looked at natural images only
+    5: ("compose_pointwise", False),
+}
+"""Each recipe field added after version 1, and what recipes written before it must read as: what
+they were built with, never a later default."""
+
+
+def _with_field(recipe: Int8Recipe, path: str, value) -> Int8Recipe:
+    if path.startswith("calibration."):
+        return dataclasses.replace(recipe, calibration=dataclasses.replace(recipe.calibration, **{path.split(".")[1]: value}))
+    return dataclasses.replace(recipe, **{path: value})
+
+
+@pytest.mark.parametrize("version", range(1, RECIPE_VERSION))
+def test_older_recipes_read_as_they_were_built(version):
     data = Int8Recipe().to_dict()
-    data["version"] = 1
-    del data["calibration"]["crop_candidates"], data["equalize"], data["max_flat_shift_levels"]
-    old = Int8Recipe.from_dict(data)
-    assert old.version == 4 and old.calibration.crop_candidates == 1 and not old.equalize
-    assert Int8Recipe().calibration.crop_candidates == 32
+    data["version"] = version
+    expected = Int8Recipe()
+    for added, (path, value) in ADDED_IN_VERSION.items():
+        if added > version:
+            container = data["calibration"] if path.startswith("calibration.") else data
+            del container[path.split(".")[-1]]
+            expected = _with_field(expected, path, value)
+    assert Int8Recipe.from_dict(data) == expected
 
 
-def test_version_2_recipes_read_without_equalisation():
-    data = Int8Recipe().to_dict()
-    data["version"] = 2
-    del data["equalize"], data["max_flat_shift_levels"]
-    old = Int8Recipe.from_dict(data)
-    assert old.version == 4 and not old.equalize and old.calibration == Int8Recipe().calibration
-    assert Int8Recipe().equalize
-    assert Int8Recipe.from_json(Int8Recipe(equalize=False).to_json()) == Int8Recipe(equalize=False)
-
-
-def test_version_3_recipes_read_without_the_flat_shift_bound():
-    data = Int8Recipe().to_dict()
-    data["version"] = 3
-    del data["max_flat_shift_levels"]
-    old = Int8Recipe.from_dict(data)
-    # Their fallback looked at natural images only; reading them must not add a bound they never had.
-    assert old.version == 4 and old.max_flat_shift_levels is None
-    assert Int8Recipe().max_flat_shift_levels == 8.0
-    assert Int8Recipe.from_json(Int8Recipe(max_flat_shift_levels=None).to_json()).max_flat_shift_levels is None
+def test_each_added_field_defaults_to_the_new_behaviour():
+    assert max(ADDED_IN_VERSION) == RECIPE_VERSION
+    default = Int8Recipe()
+    assert (default.calibration.crop_candidates, default.equalize, default.max_flat_shift_levels, default.compose_pointwise) == (
+        32, True, 8.0, True,
+    )
+    for path, value in ADDED_IN_VERSION.values():
+        old_behaviour = _with_field(default, path, value)
+        assert old_behaviour != default and Int8Recipe.from_json(old_behaviour.to_json()) == old_behaviour
