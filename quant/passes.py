@@ -17,7 +17,6 @@ SPAN that tensor is ``conv_1``'s output (the image's intensity, carried by the l
 ``conv_cat``) and ``conv_2``'s; composed, the skip's partial sum reads the 8-bit input itself.
 """
 
-
 from __future__ import annotations
 
 import torch
@@ -101,23 +100,6 @@ plus producers that only fed it): SPAN's ``conv_1`` composes at 1.3× (its borde
 would cost 9× and stays as it is."""
 
 
-def _pointwise_conv(graph_module: fx.GraphModule, node: fx.Node) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """``(weight [O, M], bias [O] or None)`` in float64 if ``node`` is an ungrouped 1×1 conv
-    with stride 1, no padding and stored weights; else None."""
-    if node.op != "call_function" or node.target != aten.conv2d.default:
-        return None
-    _source, weight_node, bias_node, stride, padding, dilation, groups = conv_arguments(node)
-    if groups != 1 or list(stride) != [1, 1] or list(dilation) != [1, 1] or any(padding):
-        return None
-    if weight_node.op != "get_attr" or (isinstance(bias_node, fx.Node) and bias_node.op != "get_attr"):
-        return None
-    weight = tensor_attr(graph_module, weight_node.target)
-    if tuple(weight.shape[2:]) != (1, 1):
-        return None
-    bias = tensor_attr(graph_module, bias_node.target).double() if isinstance(bias_node, fx.Node) else None
-    return weight[:, :, 0, 0].double(), bias
-
-
 def _stored_conv(node: fx.Node) -> bool:
     """An ungrouped conv whose weight (and bias, if any) are stored tensors."""
     if node.op != "call_function" or node.target != aten.conv2d.default:
@@ -126,6 +108,19 @@ def _stored_conv(node: fx.Node) -> bool:
     return groups == 1 and weight_node.op == "get_attr" and (
         not isinstance(bias_node, fx.Node) or bias_node.op == "get_attr"
     )
+
+
+def _pointwise_conv(graph_module: fx.GraphModule, node: fx.Node) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """``(weight [O, M], bias [O] or None)`` in float64 if ``node`` is a stored ungrouped 1×1
+    conv with stride 1 and no padding; else None."""
+    if not _stored_conv(node):
+        return None
+    _source, weight_node, bias_node, stride, padding, dilation, _groups = conv_arguments(node)
+    weight = tensor_attr(graph_module, weight_node.target)
+    if tuple(weight.shape[2:]) != (1, 1) or list(stride) != [1, 1] or list(dilation) != [1, 1] or any(padding):
+        return None
+    bias = tensor_attr(graph_module, bias_node.target).double() if isinstance(bias_node, fx.Node) else None
+    return weight[:, :, 0, 0].double(), bias
 
 
 def _conv_terms(node: fx.Node) -> tuple[list[fx.Node], list[fx.Node]] | None:
