@@ -74,31 +74,43 @@ def test_time_runs_stops_when_the_median_settles(monkeypatch):
 
 
 def test_bench_agrees_with_an_independent_timing_loop(onnx_artifacts, real_crop):
-    """The same artifact timed by ``bench`` and by a bare onnxruntime loop: medians agree within the spread."""
+    """The same artifact timed by ``bench`` and by a bare onnxruntime loop run just before and just
+    after it: bench's median lies within the loops' medians, widened by the spread.  Bracketing
+    matters on a shared machine: the other test worker's load changes within seconds (one CI run
+    saw bench at 28.3 ms against a single earlier loop's 21.2 ms)."""
     import onnxruntime as ort
 
     from edge_sr.artifacts import open_artifact
 
     dynamic, _ = onnx_artifacts
     x = real_crop(64, 64)
-    rows = bench_subject(open_artifact(dynamic), sizes=[(64, 64)], threads=[1], policy=TimingPolicy(max_seconds=6),
-                         budget_ms=100.0, inputs=lambda h, w: x)
-    (row,) = rows
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
     session = ort.InferenceSession(str(dynamic), options, providers=["CPUExecutionProvider"])
     feed = {"lr": x.numpy()}
     for _ in range(2):
         session.run(None, feed)
-    loop = []
-    for _ in range(15):
-        tick = time.perf_counter()
-        session.run(None, feed)
-        loop.append((time.perf_counter() - tick) * 1000)
-    independent = statistics.median(loop)
-    spread = max(row["ms"]["p90"] - row["ms"]["p10"], float(np.percentile(loop, 90) - np.percentile(loop, 10)))
-    print(f"bench median {row['ms']['median']:.2f} ms, independent {independent:.2f} ms, spread {spread:.2f} ms")
-    assert abs(row["ms"]["median"] - independent) <= spread + 0.1 * independent
+
+    def independent_loop() -> list[float]:
+        times = []
+        for _ in range(15):
+            tick = time.perf_counter()
+            session.run(None, feed)
+            times.append((time.perf_counter() - tick) * 1000)
+        return times
+
+    before = independent_loop()
+    rows = bench_subject(open_artifact(dynamic), sizes=[(64, 64)], threads=[1], policy=TimingPolicy(max_seconds=6),
+                         budget_ms=100.0, inputs=lambda h, w: x)
+    after = independent_loop()
+    (row,) = rows
+    medians = sorted((statistics.median(before), statistics.median(after)))
+    spread = max(
+        row["ms"]["p90"] - row["ms"]["p10"], *(float(np.percentile(loop, 90) - np.percentile(loop, 10)) for loop in (before, after))
+    )
+    print(f"bench median {row['ms']['median']:.2f} ms, independent {medians[0]:.2f}-{medians[1]:.2f} ms, spread {spread:.2f} ms")
+    slack = spread + 0.1 * medians[0]
+    assert medians[0] - slack <= row["ms"]["median"] <= medians[1] + slack
     assert row["meets_budget"] == (row["ms"]["median"] <= 100.0)
 
 
