@@ -48,6 +48,26 @@ def conv_arguments(node: fx.Node) -> list:
     return list(node.args) + defaults[len(node.args) :]
 
 
+def _stored_tensor(graph_module: fx.GraphModule, attr: str, value: torch.Tensor, *, like: fx.Node) -> fx.Node:
+    """Register ``value`` as buffer ``attr`` and return a ``get_attr`` node for it, with the
+    metadata of ``like`` (the weight node it replaces)."""
+    graph_module.register_buffer(attr, value)
+    node = graph_module.graph.get_attr(attr)
+    node.meta = {**like.meta, "val": getattr(graph_module, attr)}
+    return node
+
+
+def _add_term(graph_module: fx.GraphModule, total: fx.Node | None, term: fx.Node, *, like: fx.Node) -> fx.Node:
+    """``total + term`` (or ``term`` first), both new nodes carrying the metadata of ``like``, the
+    node the sum replaces."""
+    term.meta = dict(like.meta)
+    if total is None:
+        return term
+    total = graph_module.graph.call_function(aten.add.Tensor, (total, term))
+    total.meta = dict(like.meta)
+    return total
+
+
 def split_concat_conv(graph_module: fx.GraphModule) -> int:
     """Rewrite every channel-``cat`` that feeds only an ungrouped conv; returns the count."""
     rewritten = 0
@@ -66,23 +86,16 @@ def split_concat_conv(graph_module: fx.GraphModule) -> int:
         with graph_module.graph.inserting_before(node):
             for index, part in enumerate(source.args[0]):
                 channels = part.meta["val"].shape[1]
-                attr = f"{weight_node.target.replace('.', '_')}_split{index}"
-                graph_module.register_buffer(attr, weight[:, start : start + channels].detach().clone().contiguous())
+                part_weight = _stored_tensor(
+                    graph_module, f"{weight_node.target.replace('.', '_')}_split{index}",
+                    weight[:, start : start + channels].detach().clone().contiguous(), like=weight_node,
+                )
                 start += channels
-                part_weight = graph_module.graph.get_attr(attr)
-                part_weight.meta = dict(weight_node.meta)
-                if "val" in weight_node.meta:
-                    part_weight.meta["val"] = getattr(graph_module, attr)
                 conv = graph_module.graph.call_function(
                     aten.conv2d.default,
                     (part, part_weight, bias if index == 0 else None, stride, padding, dilation, 1),
                 )
-                conv.meta = dict(node.meta)
-                if total is None:
-                    total = conv
-                else:
-                    total = graph_module.graph.call_function(aten.add.Tensor, (total, conv))
-                    total.meta = dict(node.meta)
+                total = _add_term(graph_module, total, conv, like=node)
         node.replace_all_uses_with(total)
         graph_module.graph.erase_node(node)
         graph_module.graph.erase_node(source)
@@ -97,8 +110,8 @@ MAX_COMPOSED_WORK = 1.5
 """A composition may cost at most this many times the multiply-adds (and weights) it replaces:
 the 1×1 conv, plus producers that only fed it.  SPAN's ``conv_1`` composes at 1.3× (its border
 term adds a 1-channel conv; ``conv_2``'s composition saves more: SPAN ch28 has 560 weights fewer
-in all) and DSCF's at 1.4× (260 weights more, 0.2 %).  EFDN's 1×1 convs over sums of two 1×1 convs would
-cost 2×: in simulation they took Set14 / Urban100 another 0.008 / 0.003 dB lower, but added
+in all) and DSCF's at 1.4× (260 weights more, 0.2 %).  EFDN's 1×1 convs over sums of two 1×1
+convs would cost 2×: in simulation they took Set14 / Urban100 another 0.008 / 0.003 dB lower, but added
 7,200 weights to EFDN x2, whose all-integer LiteRT file would then pass 30 % of the fp32 one."""
 
 
@@ -163,25 +176,16 @@ def compose_pointwise_convs(graph_module: fx.GraphModule) -> int:
                 term_bias = weight @ tensor_attr(graph_module, conv_bias.target).double() if isinstance(conv_bias, fx.Node) else None
                 if index == 0 and bias is not None:
                     term_bias = bias if term_bias is None else term_bias + bias
-                attrs = []
-                for kind, value in (("weight", torch.einsum("om,mikl->oikl", weight, kernel)), ("bias", term_bias)):
-                    if value is None:
-                        attrs.append(None)
-                        continue
-                    attr = f"{node.name}_composed{index}_{kind}"
-                    graph_module.register_buffer(attr, value.float().contiguous())
-                    attr_node = graph_module.graph.get_attr(attr)
-                    attr_node.meta = {**conv_arguments(node)[1].meta, "val": getattr(graph_module, attr)}
-                    attrs.append(attr_node)
+                attrs = [
+                    None if value is None else _stored_tensor(
+                        graph_module, f"{node.name}_composed{index}_{kind}", value.float().contiguous(), like=conv_arguments(node)[1],
+                    )
+                    for kind, value in (("weight", torch.einsum("om,mikl->oikl", weight, kernel)), ("bias", term_bias))
+                ]
                 term = graph_module.graph.call_function(
                     aten.conv2d.default, (source, attrs[0], attrs[1], stride, padding, dilation, 1)
                 )
-                term.meta = dict(node.meta)
-                if total is None:
-                    total = term
-                else:
-                    total = graph_module.graph.call_function(aten.add.Tensor, (total, term))
-                    total.meta = dict(node.meta)
+                total = _add_term(graph_module, total, term, like=node)
         node.replace_all_uses_with(total)
         graph_module.graph.erase_node(node)
         rewritten += 1
