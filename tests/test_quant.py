@@ -29,6 +29,9 @@ from edge_sr.quant.sensitivity import simulate
 
 INT8_TARGETS = ("executorch", "tflite", "onnx", "coreml")
 SMALL = Calibration(images=6, crop=64, validation_images=3)
+SMALL_RECONSTRUCTION_STEPS = 4
+"""The module's converted artifacts train this many steps, so verification and the repeat test
+cover the reconstruction the report's builds run (300 steps there)."""
 
 
 def _xnnpack():
@@ -451,7 +454,8 @@ def int8_artifacts(tmp_path_factory, zoo_dir, data_dir):
     def get(target: str):
         if target not in made:
             made[target] = convert_model(
-                edge_sr.load("span-ch28"), target=target, spec=_int8_spec(), output_dir=tmp_path_factory.mktemp(f"int8-{target}"),
+                edge_sr.load("span-ch28"), target=target, spec=_int8_spec(reconstruction_steps=SMALL_RECONSTRUCTION_STEPS),
+                output_dir=tmp_path_factory.mktemp(f"int8-{target}"),
             )
         return made[target]
 
@@ -466,7 +470,7 @@ def test_int8_artifact_is_verified_with_its_quantisation_record(target, int8_art
     quantization = contract["quantization"]
     assert quantization["recipe"]["range_estimator"] == "mse"
     assert quantization["calibration"]["crops"] == 6
-    assert {step["step"] for step in quantization["steps"]} >= {"fold-normalization", "split-concat-conv", "refit"}
+    assert {step["step"] for step in quantization["steps"]} >= {"fold-normalization", "split-concat-conv", "refit", "reconstruct"}
     inspected = contract["inspection"]
     if target == "coreml":
         assert not contract["verification"]["ran"]
@@ -539,11 +543,13 @@ def test_onnx_int8_is_uint8_qdq_that_onnxruntime_runs_exactly(int8_artifacts):
 
 @pytest.mark.parametrize("target", ("executorch", "tflite", "onnx"))
 def test_int8_conversion_is_byte_identical_when_repeated(target, int8_artifacts, tmp_path):
-    # Calibration crops, refit and every converter are seeded or order-stable: a second run of
+    # Calibration crops, refit, reconstruction and every converter are seeded or order-stable: a second run of
     # the same command in the same process gives the same file.  (CoreML: across processes, in
     # test_cli.py.)
     first = int8_artifacts(target)
-    again = convert_model(edge_sr.load("span-ch28"), target=target, spec=_int8_spec(), output_dir=tmp_path)
+    again = convert_model(
+        edge_sr.load("span-ch28"), target=target, spec=_int8_spec(reconstruction_steps=SMALL_RECONSTRUCTION_STEPS), output_dir=tmp_path,
+    )
     assert hashlib.sha256(again.artifact.read_bytes()).hexdigest() == hashlib.sha256(first.artifact.read_bytes()).hexdigest()
 
 

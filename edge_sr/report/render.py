@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from edge_sr._files import atomic_output
+from edge_sr.quant.recipe import Calibration
 from edge_sr.report import svg
 
 
@@ -99,6 +100,13 @@ def _summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _int8_recipe(report: dict[str, Any]) -> str:
+    request = report["request"]
+    crops = request.get("calibration_images") or Calibration().images
+    return (f"INT8: full W8A8, nothing kept in float; calibrated on {crops} DIV2K crops; "
+            f"{request.get('reconstruction_steps', 0)} output-reconstruction steps.")
+
+
 def markdown(report: dict[str, Any]) -> str:
     machine = report["machine"]
     budget = report["request"]["budget_ms"]
@@ -107,6 +115,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Created {report['created']} on {machine['cpu']} ({machine['cpus_available']} CPUs, "
         f"{', '.join(machine['isa_flags'][-4:])}), threads {', '.join(map(str, report['request']['threads']))}; "
         f"budget {budget:g} ms per image (✓ meets, ✗ misses). Latency: median; PSNR: artifact run in its own runtime.",
+        _int8_recipe(report),
         "",
     ]
     header, rows = _summary_rows(report)
@@ -215,7 +224,8 @@ def html(report: dict[str, Any], embedded: list[dict[str, str]]) -> str:
         f'{escape(libraries)}<br>Machine ceiling: {escape(ceilings)}</p>',
         f"<h2>Summary (budget {report['request']['budget_ms']:g} ms per image)</h2>",
         '<p class="meta">PSNR: each artifact run in its own runtime; drop = fp32 artifact − int8 artifact of the same target. '
-        "Latency: median of timed runs after warm-up. Spec-verified rows cannot run on this OS (CoreML).</p>",
+        "Latency: median of timed runs after warm-up. Spec-verified rows cannot run on this OS (CoreML).<br>"
+        f"{escape(_int8_recipe(report))}</p>",
         _table(header, rows, classes=classes),
         "<h2>Charts</h2>", '<div class="charts">', *_charts(report), "</div>",
     ]
