@@ -446,6 +446,11 @@ def _int8_spec(**recipe) -> ExportSpec:
     return ExportSpec(precision="int8", recipe=Int8Recipe(calibration=SMALL, max_psnr_drop=None, **recipe))
 
 
+def _artifact_spec() -> ExportSpec:
+    """The spec of the module's converted artifacts, and of the repeat that must reproduce them."""
+    return _int8_spec(reconstruction_steps=SMALL_RECONSTRUCTION_STEPS)
+
+
 @pytest.fixture(scope="module")
 def int8_artifacts(tmp_path_factory, zoo_dir, data_dir):
     """target → ConversionResult of span-ch28 at the small recipe, converted once per module."""
@@ -454,8 +459,7 @@ def int8_artifacts(tmp_path_factory, zoo_dir, data_dir):
     def get(target: str):
         if target not in made:
             made[target] = convert_model(
-                edge_sr.load("span-ch28"), target=target, spec=_int8_spec(reconstruction_steps=SMALL_RECONSTRUCTION_STEPS),
-                output_dir=tmp_path_factory.mktemp(f"int8-{target}"),
+                edge_sr.load("span-ch28"), target=target, spec=_artifact_spec(), output_dir=tmp_path_factory.mktemp(f"int8-{target}"),
             )
         return made[target]
 
@@ -543,13 +547,11 @@ def test_onnx_int8_is_uint8_qdq_that_onnxruntime_runs_exactly(int8_artifacts):
 
 @pytest.mark.parametrize("target", ("executorch", "tflite", "onnx"))
 def test_int8_conversion_is_byte_identical_when_repeated(target, int8_artifacts, tmp_path):
-    # Calibration crops, refit, reconstruction and every converter are seeded or order-stable: a second run of
-    # the same command in the same process gives the same file.  (CoreML: across processes, in
+    # Calibration crops, refit, reconstruction and every converter are seeded or order-stable: a
+    # second run of the same command in the same process gives the same file.  (CoreML: across processes, in
     # test_cli.py.)
     first = int8_artifacts(target)
-    again = convert_model(
-        edge_sr.load("span-ch28"), target=target, spec=_int8_spec(reconstruction_steps=SMALL_RECONSTRUCTION_STEPS), output_dir=tmp_path,
-    )
+    again = convert_model(edge_sr.load("span-ch28"), target=target, spec=_artifact_spec(), output_dir=tmp_path)
     assert hashlib.sha256(again.artifact.read_bytes()).hexdigest() == hashlib.sha256(first.artifact.read_bytes()).hexdigest()
 
 
