@@ -301,6 +301,8 @@ def _print_accuracy(target: str, contract: dict) -> None:
         if fallback.get("flat_shift_levels") is not None:
             bounds += (f", flat greys and saturated colours within {fallback['flat_shift_levels']:.1f} levels"
                        f" (limit {fallback['max_flat_shift_levels']:g})")
+        if fallback.get("reconstructed"):
+            bounds += ", after output reconstruction"
         verdict = "" if fallback["met"] else "; not met even with every ranked layer in float"
         print(f"  fallback (simulated network): {bounds}{verdict}")
     left = quantization.get("unquantised_by_target") or []

@@ -5,11 +5,13 @@ deploy module → fold SPAN's normalisation (exact, checked) → export + exact 
 (``equalize``) equalise activations (exact, checked) → the target's quantiser, wrapped so the
 recipe's range estimator and ``keep_float`` apply → calibrate on DIV2K crops →
 (``weight_rounding="refit"``) sequential refit of weights and biases against the fake-quantised
-inputs, then re-calibrate → (``reconstruction_steps``) train weights through the fake-quantised
-network towards the float output → (``max_psnr_drop``) sensitivity ranking and float fallback on
-a held-out validation set, each candidate re-calibrated and refitted for its own quantisation
-points (not reconstructed), and held to ``max_flat_shift_levels`` on flat greys and saturated
-colours → convert to a quantize/dequantize graph.
+inputs, then re-calibrate → (``reconstruction_steps``, when the all-int8 network meets the
+budget) train weights through the fake-quantised network towards the float output →
+(``max_psnr_drop``) sensitivity ranking and float fallback on a held-out validation set, each
+candidate re-calibrated and refitted for its own quantisation points, and held to
+``max_flat_shift_levels`` on flat greys and saturated colours → (``reconstruction_steps``) the
+chosen candidate trained as above → convert to a quantize/dequantize graph.  A reconstruction is
+kept only if the held-out set agrees (:func:`_reconstruct_checked`).
 
 The returned :class:`Int8Build` carries the converted graph (the PyTorch reference the artifact
 is verified against), the refitted float graph (for targets that quantise with their own tool),
@@ -119,16 +121,23 @@ def build_int8(
             "step": "refit", "layers": refit_report.as_dict(),
             "predicted_drop_before_db": round(before, 4),
         })
-    if recipe.reconstruction_steps:
+    flat_limit = recipe.max_flat_shift_levels if recipe.max_psnr_drop is not None else None
+    all_int8, all_int8_flat = _measure(prepared, reference=module, predictor=predictor, flat_limit=flat_limit)
+    over_budget = recipe.max_psnr_drop is not None and (
+        all_int8.drop_bound_db > recipe.max_psnr_drop or (flat_limit is not None and all_int8_flat > flat_limit)
+    )
+    reconstructed_all_int8 = False
+    # Over budget, the all-int8 network is not what ships: its training would be thrown away, so
+    # only the fallback's chosen candidate is trained (below).
+    if recipe.reconstruction_steps and not over_budget:
         say(f"reconstructing the output ({recipe.reconstruction_steps} steps)")
-        reconstruction = reconstruct(
-            prepared, teacher=unrefitted, float_graph=float_graph, batches=batches,
-            steps=recipe.reconstruction_steps, learning_rate=recipe.reconstruction_learning_rate,
-            seed=recipe.calibration.seed,
+        prepared, float_graph, (all_int8, all_int8_flat), step = _reconstruct_checked(
+            prepared, float_graph, before=(all_int8, all_int8_flat), reference=module, teacher=unrefitted,
+            batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit,
         )
-        report["steps"].append({"step": "reconstruct", **reconstruction.as_dict()})
+        report["steps"].append({**step, "network": "all-int8"})
+        reconstructed_all_int8 = step["accepted"]
     simulation = simulate(prepared)
-    all_int8 = predictor.figures(simulation.module)
     report["validation"] = {
         "images": [pair.name for pair in validation],
         "protocol": "Y PSNR (MATLAB-rounded), border = scale; HR = held-out DIV2K LR images, LR = their bicubic downscale",
@@ -139,14 +148,10 @@ def build_int8(
         "reference_psnr_db": reference_psnr_db,
         "all_int8_predicted_drop_db": round(all_int8.drop_db, 4),
         "all_int8_predicted_drop_bound_db": round(all_int8.drop_bound_db, 4),
+        "all_int8_reconstructed": reconstructed_all_int8,
     }
-    flat_limit = recipe.max_flat_shift_levels if recipe.max_psnr_drop is not None else None
     if flat_limit is not None:
-        all_int8_flat = flat_shift_levels(module, simulation.module)
         report["validation"]["all_int8_flat_shift_levels"] = round(all_int8_flat, 3)
-    over_budget = recipe.max_psnr_drop is not None and (
-        all_int8.drop_bound_db > recipe.max_psnr_drop or (flat_limit is not None and all_int8_flat > flat_limit)
-    )
     ranking = None
     if analyze_layers or over_budget:
         say("ranking layers by sensitivity")
@@ -191,6 +196,16 @@ def build_int8(
             drop_bound_keeping(frozenset(chosen))
         chosen_figures, chosen_flat, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
         keep |= set(chosen)
+        reconstructed_candidate = False
+        if recipe.reconstruction_steps:
+            say(f"reconstructing the output of the chosen candidate ({recipe.reconstruction_steps} steps)")
+            prepared, float_graph, (chosen_figures, chosen_flat), step = _reconstruct_checked(
+                prepared, float_graph, before=(chosen_figures, chosen_flat), reference=module, teacher=unrefitted,
+                batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit,
+            )
+            report["steps"].append({**step, "network": "fallback candidate"})
+            reconstructed_candidate = step["accepted"]
+            final = chosen_figures.drop_bound_db
         report["fallback"] = {
             "max_psnr_drop_db": recipe.max_psnr_drop,
             "reference_psnr_db": reference_psnr_db,
@@ -199,7 +214,8 @@ def build_int8(
             "predicted_drop_db": round(chosen_figures.drop_db, 4),
             "predicted_drop_bound_db": round(final, 4),
             "flat_shift_levels": None if chosen_flat is None else round(chosen_flat, 3),
-            "met": final <= recipe.max_psnr_drop and flat_within_limit(frozenset(chosen)),
+            "met": final <= recipe.max_psnr_drop and (chosen_flat is None or chosen_flat <= flat_limit),
+            "reconstructed": reconstructed_candidate,
             "rebuilds": len(rebuilt),
             "trials": [
                 {
@@ -227,6 +243,50 @@ def flat_shift_levels(reference: nn.Module, candidate: nn.Module) -> float:
     NCHW float32 RGB [0, 1] of any size)."""
     runs = {"float": reference, "int8": candidate}
     return max(flat_field(runs)["int8"]["max_abs"], flat_colours(runs)["int8"]["max_abs"])
+
+
+def _measure(
+    prepared: fx.GraphModule, *, reference: nn.Module, predictor: DropPredictor, flat_limit: float | None,
+) -> tuple[NoiseFigures, float | None]:
+    """A calibrated graph's simulated noise on the validation pairs, and its flat shift (levels)
+    when the recipe bounds it."""
+    simulated = simulate(prepared).module
+    return predictor.figures(simulated), (flat_shift_levels(reference, simulated) if flat_limit is not None else None)
+
+
+def _reconstruct_checked(
+    prepared: fx.GraphModule,
+    float_graph: fx.GraphModule,
+    *,
+    before: tuple[NoiseFigures, float | None],
+    reference: nn.Module,
+    teacher: nn.Module,
+    batches: Sequence[torch.Tensor],
+    recipe: Int8Recipe,
+    predictor: DropPredictor,
+    flat_limit: float | None,
+) -> tuple[fx.GraphModule, fx.GraphModule, tuple[NoiseFigures, float | None], dict[str, Any]]:
+    """Output reconstruction on copies of ``prepared`` / ``float_graph``, kept only when the
+    held-out validation set agrees: reconstruction trains on the calibration crops, so it must
+    not raise the predicted drop's bound on images it never saw, nor push flat areas past the
+    recipe's limit.  Returns ``(prepared, float_graph, (figures, flat), step report)``."""
+    trained, trained_float = copy.deepcopy(prepared), copy.deepcopy(float_graph)
+    result = reconstruct(
+        trained, teacher=teacher, float_graph=trained_float, batches=batches, steps=recipe.reconstruction_steps,
+        learning_rate=recipe.reconstruction_learning_rate, seed=recipe.calibration.seed,
+    )
+    figures, flat = _measure(trained, reference=reference, predictor=predictor, flat_limit=flat_limit)
+    accepted = figures.drop_bound_db < before[0].drop_bound_db and (flat_limit is None or flat <= flat_limit)
+    step = {
+        "step": "reconstruct", **result.as_dict(),
+        "predicted_drop_bound_before_db": round(before[0].drop_bound_db, 4),
+        "predicted_drop_bound_after_db": round(figures.drop_bound_db, 4),
+        **({} if flat is None else {"flat_shift_levels_before": round(before[1], 3), "flat_shift_levels_after": round(flat, 3)}),
+        "accepted": accepted,
+    }
+    if accepted:
+        return trained, trained_float, (figures, flat), step
+    return prepared, float_graph, before, step
 
 
 def _refit_and_recalibrate(graph: fx.GraphModule, quantizer, prepared: fx.GraphModule, batches: Sequence[torch.Tensor]):

@@ -30,8 +30,12 @@ from edge_sr.quant.sensitivity import simulate
 INT8_TARGETS = ("executorch", "tflite", "onnx", "coreml")
 SMALL = Calibration(images=6, crop=64, validation_images=3)
 SMALL_RECONSTRUCTION_STEPS = 4
-"""The module's converted artifacts train this many steps, so verification and the repeat test
-cover the reconstruction the report's builds run (300 steps there)."""
+"""The module's converted artifacts train this many steps (300 in the report's builds).  With
+XNNPACK's quantiser (ExecuTorch, ONNX, CoreML) the training is kept (measured: crops 39.807 →
+39.810 dB, held-out bound 1.117 → 1.106 dB), so verification and the repeat test cover trained
+weights there; with LiteRT's, 4 steps do not improve the crops (39.650 dB either way) and the
+build keeps the untrained network, which the record states."""
+RECONSTRUCTION_KEPT = {"executorch": True, "onnx": True, "coreml": True, "tflite": False}
 
 
 def _xnnpack():
@@ -55,6 +59,11 @@ def crops(div2k_lr):
 
 def _dims():
     return ({2: torch.export.Dim("h", min=16, max=512), 3: torch.export.Dim("w", min=16, max=512)},)
+
+
+def _batch_dims():
+    """Reconstruction trains on batches of crops: the graph's batch dimension must be free."""
+    return ({0: torch.export.Dim("batch", min=1, max=64), **_dims()[0]},)
 
 
 def test_range_estimators_clip_outliers_and_keep_zero():
@@ -240,10 +249,9 @@ def test_image_input_and_output_sit_on_the_8_bit_image_grid(span, crops):
 def test_reconstruction_trains_towards_float_and_keeps_the_converter_exact(span, crops):
     from edge_sr.quant.reconstruct import reconstruct
 
-    dims = ({0: torch.export.Dim("batch", min=1, max=64), **_dims()[0]},)
     batch = torch.cat(crops[:2])
-    graph = pt2e.export_for_quantization(span, batch, dynamic_shapes=dims)
-    teacher = pt2e.export_for_quantization(span, batch, dynamic_shapes=dims)
+    graph = pt2e.export_for_quantization(span, batch, dynamic_shapes=_batch_dims())
+    teacher = pt2e.export_for_quantization(span, batch, dynamic_shapes=_batch_dims())
     # Min-max ranges: the MSE search would dominate this test's time and is not what it checks.
     recipe = Int8Recipe(range_estimator="minmax")
     prepared = pt2e.prepare_and_calibrate(graph, pt2e.RecipeQuantizer(_xnnpack(), recipe=recipe, keep=()), crops)
@@ -337,13 +345,19 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
 
     validation = validation_pairs(div2k_lr, scale=4, calibration_count=6, count=3)
     common = dict(
-        quantizer_factory=_xnnpack, sample=crops[0], dynamic_shapes=_dims(), batches=crops,
+        quantizer_factory=_xnnpack, sample=torch.cat(crops[:2]), dynamic_shapes=_batch_dims(), batches=crops,
         validation=validation, scale=4, graph_passes=(decompose_silu,),
     )
     source_state = {name: value.clone() for name, value in span.state_dict().items()}
     # Min-max ranges keep each of the fallback's rebuilds cheap.
     cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=None)
-    full = build_int8(span, recipe=cheap, **common)
+    # A reconstruction that can only make things worse (3 steps at the largest learning rate) is
+    # refused, and the build is the unreconstructed one (checked against ``kept`` below).
+    refused = dataclasses.replace(cheap, reconstruction_steps=3, reconstruction_learning_rate=0.1)
+    full = build_int8(span, recipe=refused, **common)
+    (refusal,) = [step for step in full.report["steps"] if step["step"] == "reconstruct"]
+    assert refusal["network"] == "all-int8" and not refusal["accepted"], refusal
+    assert not full.report["validation"]["all_int8_reconstructed"]
     assert [step["step"] for step in full.report["steps"]][:3] == ["split-concat-conv", "decompose-silu", "compose-pointwise-convs"]
     refit = next(step for step in full.report["steps"] if step["step"] == "refit")
     drop_nearest = refit["predicted_drop_before_db"]
@@ -357,9 +371,15 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     assert all(torch.equal(source_state[name], value) for name, value in span.state_dict().items())
     # Fallback: a budget a little under the all-int8 network's (decisions compare the bound).
     budget = round(summary["all_int8_predicted_drop_bound_db"] * 0.85, 3)
-    kept = build_int8(span, recipe=dataclasses.replace(cheap, max_psnr_drop=budget, max_flat_shift_levels=None), **common)
-    # The same calibration gives the same all-int8 network.
+    # With reconstruction: over budget, the all-int8 network is not trained (it does not ship);
+    # the fallback's chosen candidate is, and kept only if the held-out bound falls.
+    recipe = dataclasses.replace(cheap, max_psnr_drop=budget, max_flat_shift_levels=None, reconstruction_steps=40)
+    kept = build_int8(span, recipe=recipe, **common)
+    # The same calibration gives the same all-int8 network (the refused reconstruction left none).
     assert kept.report["validation"]["all_int8_predicted_drop_bound_db"] == summary["all_int8_predicted_drop_bound_db"]
+    (trained,) = [step for step in kept.report["steps"] if step["step"] == "reconstruct"]
+    assert trained["network"] == "fallback candidate" and trained["steps"] == 40
+    assert not kept.report["validation"]["all_int8_reconstructed"]
     drop_cheap = kept.report["validation"]["all_int8_predicted_drop_db"]
     fallback = kept.report["fallback"]
     # Decisions compare the upper bound (mean + one standard error over the images) with the budget.
@@ -372,8 +392,19 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     assert all(row["gain_float_alone_db"] is None for row in ranking)
     assert kept.report["sensitivity_weights"] == "original"
     assert len(fallback["trials"]) == fallback["rebuilds"] <= 16, fallback
-    chosen = {key: fallback[key] for key in ("predicted_drop_db", "predicted_drop_bound_db")}
-    assert {"kept_float": len(fallback["kept_float"]), **chosen} in fallback["trials"]
+    # The search chose on untrained candidates; the fallback states the figures of what ships.
+    assert any(
+        trial["kept_float"] == len(fallback["kept_float"]) and trial["predicted_drop_bound_db"] == trained["predicted_drop_bound_before_db"]
+        for trial in fallback["trials"]
+    ), (fallback["trials"], trained)
+    # Trained towards the float output on the calibration crops.  On this test's 6 crops of 64² it
+    # can overfit them (measured: +1.0 dB on the crops, bound 1.007 → 1.066 dB held out, refused).
+    assert trained["output_psnr_vs_float_after_db"] > trained["output_psnr_vs_float_before_db"], trained
+    assert fallback["reconstructed"] == trained["accepted"] == (
+        trained["predicted_drop_bound_after_db"] < trained["predicted_drop_bound_before_db"]
+    )
+    after = "after" if trained["accepted"] else "before"
+    assert fallback["predicted_drop_bound_db"] == trained[f"predicted_drop_bound_{after}_db"]
     assert any(t["predicted_drop_bound_db"] > budget for t in fallback["trials"])
     # A layer's cost alone excludes what the refitted weights cost with no point quantised
     # (charged to every layer, that made each look almost as costly as the whole network).
@@ -475,6 +506,9 @@ def test_int8_artifact_is_verified_with_its_quantisation_record(target, int8_art
     assert quantization["recipe"]["range_estimator"] == "mse"
     assert quantization["calibration"]["crops"] == 6
     assert {step["step"] for step in quantization["steps"]} >= {"fold-normalization", "split-concat-conv", "refit", "reconstruct"}
+    (reconstruction,) = [step for step in quantization["steps"] if step["step"] == "reconstruct"]
+    assert reconstruction["steps"] == SMALL_RECONSTRUCTION_STEPS and reconstruction["network"] == "all-int8"
+    assert reconstruction["accepted"] == quantization["validation"]["all_int8_reconstructed"] == RECONSTRUCTION_KEPT[target], reconstruction
     inspected = contract["inspection"]
     if target == "coreml":
         assert not contract["verification"]["ran"]
