@@ -126,17 +126,23 @@ def build_int8(
     over_budget = recipe.max_psnr_drop is not None and (
         all_int8.drop_bound_db > recipe.max_psnr_drop or (flat_limit is not None and all_int8_flat > flat_limit)
     )
+
+    def reconstructed(network: str, prepared: fx.GraphModule, float_graph: fx.GraphModule, before: tuple[NoiseFigures, float | None]):
+        say(f"reconstructing the output of the {network} network ({recipe.reconstruction_steps} steps)")
+        *result, step = _reconstruct_checked(
+            prepared, float_graph, before=before, reference=module, teacher=unrefitted,
+            batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit,
+        )
+        report["steps"].append({**step, "network": network})
+        return *result, step["accepted"]
+
     reconstructed_all_int8 = False
     # Over budget, the all-int8 network is not what ships: its training would be thrown away, so
     # only the fallback's chosen candidate is trained (below).
     if recipe.reconstruction_steps and not over_budget:
-        say(f"reconstructing the output ({recipe.reconstruction_steps} steps)")
-        prepared, float_graph, (all_int8, all_int8_flat), step = _reconstruct_checked(
-            prepared, float_graph, before=(all_int8, all_int8_flat), reference=module, teacher=unrefitted,
-            batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit,
+        prepared, float_graph, (all_int8, all_int8_flat), reconstructed_all_int8 = reconstructed(
+            "all-int8", prepared, float_graph, (all_int8, all_int8_flat)
         )
-        report["steps"].append({**step, "network": "all-int8"})
-        reconstructed_all_int8 = step["accepted"]
     simulation = simulate(prepared)
     report["validation"] = {
         "images": [pair.name for pair in validation],
@@ -198,13 +204,9 @@ def build_int8(
         keep |= set(chosen)
         reconstructed_candidate = False
         if recipe.reconstruction_steps:
-            say(f"reconstructing the output of the chosen candidate ({recipe.reconstruction_steps} steps)")
-            prepared, float_graph, (chosen_figures, chosen_flat), step = _reconstruct_checked(
-                prepared, float_graph, before=(chosen_figures, chosen_flat), reference=module, teacher=unrefitted,
-                batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit,
+            prepared, float_graph, (chosen_figures, chosen_flat), reconstructed_candidate = reconstructed(
+                "fallback candidate", prepared, float_graph, (chosen_figures, chosen_flat)
             )
-            report["steps"].append({**step, "network": "fallback candidate"})
-            reconstructed_candidate = step["accepted"]
             final = chosen_figures.drop_bound_db
         report["fallback"] = {
             "max_psnr_drop_db": recipe.max_psnr_drop,
