@@ -143,7 +143,6 @@ def build_int8(
         prepared, float_graph, (all_int8, all_int8_flat), reconstructed_all_int8 = reconstructed(
             "all-int8", prepared, float_graph, (all_int8, all_int8_flat)
         )
-    simulation = simulate(prepared)
     report["validation"] = {
         "images": [pair.name for pair in validation],
         "protocol": "Y PSNR (MATLAB-rounded), border = scale; HR = held-out DIV2K LR images, LR = their bicubic downscale",
@@ -165,7 +164,7 @@ def build_int8(
         # in the refitted network later convs compensate for earlier layers' noise, which makes
         # those layers look free, while a candidate keeps its later convs float and unrefitted.
         # What each layer gains kept float alone is measured only when asked for (2× the work).
-        ranked = unrefitted_simulation if over_budget else simulation
+        ranked = unrefitted_simulation if over_budget else simulate(prepared)
         _, ranking = analyze(ranked, predictor.drop, float_alone=analyze_layers)
         report["sensitivity"] = [row.as_dict() for row in ranking]
         report["sensitivity_weights"] = "original" if ranked is unrefitted_simulation else "as converted"
@@ -184,9 +183,7 @@ def build_int8(
             candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
             if recipe.weight_rounding == "refit":
                 candidate_prepared, _ = _refit_and_recalibrate(graph, candidate, candidate_prepared, batches)
-            candidate_simulation = simulate(candidate_prepared).module
-            figures = predictor.figures(candidate_simulation)
-            flat = flat_shift_levels(module, candidate_simulation) if flat_limit is not None else None
+            figures, flat = _measure(candidate_prepared, reference=module, predictor=predictor, flat_limit=flat_limit)
             rebuilt[extra] = (figures, flat, candidate_prepared, candidate, graph)
             return figures.drop_bound_db
 
