@@ -118,7 +118,9 @@ def run_pipeline(
     echo("[6/6] demo apps: the report's verified artifacts placed where each app loads them")
     summary["steps"]["apps"] = _bundle_apps(built, report_dir, out / "apps")
     for app, facts in summary["steps"]["apps"].items():
-        echo(f"      {app:<8} {facts['artifacts']} artifacts -> {facts['models_dir']}")
+        echo(f"      {app:<8} {facts['artifacts']} artifacts -> {facts['models_dir'] or 'nothing bundled'}")
+        for left in facts["left_out"]:
+            echo(f"               left out {left['target']} {left['precision']}: {left['reason']}")
     echo(f"      web demo: edge-sr serve-demo {out / 'apps' / 'web'}")
     summary["seconds"] = round(time.perf_counter() - started, 2)
 
@@ -132,18 +134,29 @@ def run_pipeline(
 
 def _bundle_apps(report: dict[str, Any], report_dir: Path, apps_dir: Path) -> dict[str, Any]:
     """Bundle every app from the report's converted artifacts (no second conversion): web gets a
-    servable site, Android and iOS a models folder to copy into the app."""
+    servable site, Android and iOS a models folder to copy into the app.  An INT8 artifact goes
+    in only when it holds the flat-area bound ``edge-sr convert`` holds by default (see
+    :func:`_unfit_for_apps`); each app's ``left_out`` says which did not, and why."""
     from edge_sr.app_bundle import APPS, place_bundle
 
     bundled = {}
     for app, spec in APPS.items():
+        candidates = [
+            entry for entry in report["entries"]
+            if entry["target"] in spec.targets and entry["status"] in ("ok", "spec-verified") and entry.get("artifacts")
+        ]
+        left_out = [
+            {"target": entry["target"], "precision": entry["precision"], "reason": reason}
+            for entry in candidates if (reason := _unfit_for_apps(entry, app=app)) is not None
+        ]
         artifacts = [
             (entry["target"], entry["precision"], report_dir / relative)
-            for entry in report["entries"]
-            if entry["target"] in spec.targets and entry["status"] in ("ok", "spec-verified") and entry.get("artifacts")
+            for entry in candidates if _unfit_for_apps(entry, app=app) is None
             for relative in entry["artifacts"]
         ]
         if not artifacts:
+            if left_out:
+                bundled[app] = {"models_dir": None, "artifacts": 0, "site": None, "left_out": left_out}
             continue
         from edge_sr.converters.contract import contract_path
 
@@ -152,8 +165,31 @@ def _bundle_apps(report: dict[str, Any], report_dir: Path, apps_dir: Path) -> di
         output = apps_dir / app if app == "web" else apps_dir / app / "models"
         result = place_bundle(app=app, model=model, artifacts=artifacts, output=output)
         bundled[app] = {"models_dir": str(result.models_dir), "artifacts": len(result.entries),
-                        "site": None if result.site_dir is None else str(result.site_dir)}
+                        "site": None if result.site_dir is None else str(result.site_dir), "left_out": left_out}
     return bundled
+
+
+def _unfit_for_apps(entry: dict[str, Any], *, app: str) -> str | None:
+    """Why a report entry's artifact must not go into a demo app, or None when it may.
+
+    The report builds its INT8 artifacts in full W8A8 to measure the quantiser, and full W8A8
+    casts flat saturated colours by 60-100 levels (README, "Flat areas and saturated colours"):
+    a demo would show that on the first screenshot or sky it upscales.  So an INT8 artifact is
+    bundled only if its measured flat shifts are within the recipe's default
+    ``max_flat_shift_levels``; unmeasured ones (runtime not on this machine) are not vouched for.
+    """
+    from edge_sr.quant.recipe import VISIBLE_SHIFT_LEVELS
+
+    if entry["precision"] != "int8":
+        return None
+    remedy = f"`edge-sr bundle {entry['model']} --app {app}` builds INT8 with the default float budget"
+    shifts = [entry[check]["max_abs"] for check in ("flat_field", "flat_colours") if entry.get(check)]
+    if len(shifts) < 2:
+        return f"its flat greys and saturated colours were not measured here (the runtime is not on this machine); {remedy}"
+    if max(shifts) > VISIBLE_SHIFT_LEVELS:
+        return (f"full W8A8 shifts flat areas by up to {max(shifts):.1f} levels, over the {VISIBLE_SHIFT_LEVELS:g}-level bound "
+                f"edge-sr convert holds by default; {remedy}")
+    return None
 
 
 def _drops(entry: dict[str, Any]) -> str:
@@ -198,4 +234,10 @@ def _markdown(summary: dict[str, Any]) -> str:
         drops = _drops(entry)
         size = "" if entry.get("bytes") is None else f"{entry['bytes'] / 1e6:.2f} MB"
         lines.append(f"| {entry['target']} | {entry['precision']} | {entry['status']} | {size} | {latency} | {drops} | {entry.get('error') or entry.get('note') or ''} |")
+    apps = summary["steps"].get("apps", {})
+    if apps:
+        lines += ["", "| demo app | artifacts | where | left out |", "|---|---|---|---|"]
+        for app, facts in apps.items():
+            left = "; ".join(f"{x['target']} {x['precision']}: {x['reason']}" for x in facts.get("left_out", []))
+            lines.append(f"| {app} | {facts['artifacts']} | {facts['models_dir'] or ''} | {left} |")
     return "\n".join(lines) + "\n"

@@ -226,3 +226,49 @@ def test_pipeline_summary_names_each_datasets_worst_image():
     assert _drops(entry) == "Set14 +0.046 (worst ppt3 +0.430), flat grey areas shifted by up to 2.51 levels (grey 240, R)"
     entry["flat_colours"] = {"colours": 6, "max_abs": 88.68, "rms": 40.1, "worst": {"colour": "magenta", "channel": "G"}}
     assert _drops(entry).endswith("(grey 240, R), flat saturated colours by up to 88.68 (magenta, G)")
+
+
+def test_main_job_bundles_only_int8_artifacts_that_hold_the_flat_area_bound(small_report, tmp_path):
+    """The main job's demo apps get the report's artifacts, but a full-W8A8 artifact whose flat
+    greys or saturated colours shift past the convert default's bound (or were never measured)
+    stays out, with the reason and the command that builds a fit one."""
+    import copy
+
+    from edge_sr.pipeline import _bundle_apps
+    from edge_sr.quant.recipe import VISIBLE_SHIFT_LEVELS
+
+    report, _, output = small_report
+    rows = {(e["target"], e["precision"]): e for e in report["entries"]}
+    measured = rows[("onnx", "int8")]
+    shift = max(measured["flat_field"]["max_abs"], measured["flat_colours"]["max_abs"])
+    bundled = _bundle_apps(report, output, tmp_path / "as-built")
+
+    web = json.loads((Path(bundled["web"]["models_dir"]) / "manifest.json").read_text())
+    web_int8_left_out = [x for x in bundled["web"]["left_out"] if x["precision"] == "int8"]
+    if shift > VISIBLE_SHIFT_LEVELS:
+        assert [(m["target"], m["precision"]) for m in web["models"]] == [("onnx", "fp32")]
+        assert len(web_int8_left_out) == 1 and f"{shift:.1f} levels" in web_int8_left_out[0]["reason"]
+        assert "edge-sr bundle span-ch28 --app web" in web_int8_left_out[0]["reason"]
+    else:
+        assert [(m["target"], m["precision"]) for m in web["models"]] == [("onnx", "fp32"), ("onnx", "int8")]
+        assert web_int8_left_out == []
+    # CoreML runs only on macOS: its INT8 is spec-verified, never measured here, so not vouched for.
+    ios = json.loads((Path(bundled["ios"]["models_dir"]) / "manifest.json").read_text())
+    assert [(m["target"], m["precision"]) for m in ios["models"]] == [("coreml", "fp32")]
+    assert [x["precision"] for x in bundled["ios"]["left_out"]] == ["int8"]
+    assert "not measured here" in bundled["ios"]["left_out"][0]["reason"]
+    assert "android" not in bundled  # its LiteRT rows failed (the fixture's broken target) and ExecuTorch was not built
+
+    # The other side of the bound, on the same artifacts: within it, the INT8 goes in; past it, out.
+    for flat, expect_int8 in ((VISIBLE_SHIFT_LEVELS - 0.5, True), (VISIBLE_SHIFT_LEVELS + 0.5, False)):
+        doctored = copy.deepcopy(report)
+        for entry in doctored["entries"]:
+            if entry["precision"] == "int8" and entry["target"] == "onnx":
+                entry["flat_field"] = {**entry["flat_field"], "max_abs": flat - 1}
+                entry["flat_colours"] = {**entry["flat_colours"], "max_abs": flat}
+        apps = _bundle_apps(doctored, output, tmp_path / f"flat-{flat}")
+        models = json.loads((Path(apps["web"]["models_dir"]) / "manifest.json").read_text())["models"]
+        assert (("onnx", "int8") in [(m["target"], m["precision"]) for m in models]) is expect_int8
+        assert (apps["web"]["left_out"] == []) is expect_int8
+        if expect_int8:
+            assert (Path(apps["web"]["models_dir"]) / Path(measured["artifacts"][0]).name).is_file()
