@@ -145,13 +145,14 @@ def _bundle_apps(report: dict[str, Any], report_dir: Path, apps_dir: Path) -> di
             entry for entry in report["entries"]
             if entry["target"] in spec.targets and entry["status"] in ("ok", "spec-verified") and entry.get("artifacts")
         ]
+        verdicts = [(entry, _unfit_for_apps(entry, app=app)) for entry in candidates]
         left_out = [
             {"target": entry["target"], "precision": entry["precision"], "reason": reason}
-            for entry in candidates if (reason := _unfit_for_apps(entry, app=app)) is not None
+            for entry, reason in verdicts if reason is not None
         ]
         artifacts = [
             (entry["target"], entry["precision"], report_dir / relative)
-            for entry in candidates if _unfit_for_apps(entry, app=app) is None
+            for entry, reason in verdicts if reason is None
             for relative in entry["artifacts"]
         ]
         if not artifacts:
