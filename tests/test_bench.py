@@ -184,7 +184,10 @@ def test_budget_solver_finds_the_largest_input_within_the_budget():
     assert result.median_ms <= 40.0
     assert 320 <= width <= 384, result.probes
     assert result.output == (height * 4, width * 4)
-    assert any(p["median_ms"] > 40 for p in result.probes)  # the bracket was found by measurement
+    # The bracket was found by measurement: a wider probe missed.  Probes are rounded to 0.01 ms,
+    # so a miss by a few microseconds (sleep overshoot on a busy machine) reads as 40.0.
+    assert "misses" in result.note, result.note
+    assert any(p["input"][1] > width and p["median_ms"] >= 40 for p in result.probes), result.probes
 
 
 def test_budget_solver_respects_the_artifact_range_and_fixed_shapes():
