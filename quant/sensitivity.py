@@ -18,6 +18,8 @@ from torch import fx, nn
 from edge_sr.quant.pt2e import layer_labels
 
 OBSERVER_PREFIX = "activation_post_process_"
+UNBOUNDED_GRID = 2**20
+"""Integer bound of an unclipped point: ±2^20 steps is beyond any activation of these networks."""
 
 
 class SwitchableFakeQuant(nn.Module):
@@ -29,13 +31,16 @@ class SwitchableFakeQuant(nn.Module):
         self.register_buffer("zero_point", zero_point.detach().int().clone())
         self.quant_min, self.quant_max, self.axis = quant_min, quant_max, axis
         self.enabled = True
+        self.clip = True
+        """False: per-tensor points round to their grid without the int8 bounds (a diagnostic)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
         if self.axis is None:
+            low, high = (self.quant_min, self.quant_max) if self.clip else (-UNBOUNDED_GRID, UNBOUNDED_GRID)
             return torch.fake_quantize_per_tensor_affine(
-                x, float(self.scale.flatten()[0]), int(self.zero_point.flatten()[0]), self.quant_min, self.quant_max
+                x, float(self.scale.flatten()[0]), int(self.zero_point.flatten()[0]), low, high
             )
         return torch.fake_quantize_per_channel_affine(
             x, self.scale, self.zero_point, self.axis, self.quant_min, self.quant_max
@@ -56,6 +61,13 @@ class Simulation:
         for name, point in self.module.named_children():
             if isinstance(point, SwitchableFakeQuant):
                 point.enabled = name not in off
+
+    def set_activation_clipping(self, enabled: bool) -> None:
+        """With ``enabled=False`` every per-tensor (activation) point keeps its step size but
+        not its int8 bounds: what is left of the drop is rounding, the rest was clipping."""
+        for point in self.module.children():
+            if isinstance(point, SwitchableFakeQuant):
+                point.clip = enabled
 
     def set_quantised_only(self, label: str | None) -> None:
         """Quantise only the points of ``label``; ``None`` quantises nothing."""

@@ -337,6 +337,10 @@ def test_quantize_analyze_ranks_layers(capsys, tmp_path, zoo_dir, data_dir):
     gains = [row["gain_float_alone_db"] for row in analysis["sensitivity"]]
     assert gains == sorted(gains, reverse=True) and len(gains) > 40
     assert analysis["sensitivity"][0]["layer"] in out
+    # Unbounded activation ranges leave only rounding: never more noise than with clipping.
+    validation = analysis["validation"]
+    assert 0 < validation["all_int8_unclipped_predicted_drop_db"] <= validation["all_int8_predicted_drop_db"] + 0.005
+    assert f"predicted drop {validation['all_int8_unclipped_predicted_drop_db']:.3f} dB" in out
 
 
 def test_coreml_packages_are_byte_identical_across_processes(tmp_path, zoo_dir):

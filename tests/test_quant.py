@@ -25,7 +25,7 @@ from edge_sr.quant.prepare import fold_input_normalization
 from edge_sr.quant.ranges import _fake_quant_error, estimate_range
 from edge_sr.quant.recipe import Calibration, Int8Recipe
 from edge_sr.quant.rounding import WEIGHT_LEVELS, compensated_rounding, sample_columns
-from edge_sr.quant.sensitivity import simulate
+from edge_sr.quant.sensitivity import SwitchableFakeQuant, simulate
 
 INT8_TARGETS = ("executorch", "tflite", "onnx", "coreml")
 SMALL = Calibration(images=6, crop=64, validation_images=3)
@@ -218,6 +218,26 @@ def test_simulation_matches_the_converted_graph(span, crops, real_crop):
     assert (simulation.module(x) - converted(x)).abs().max() < 1e-5
     # Every quantised conv has its weight, input and output points.
     assert len(simulation.points["conv_cat/conv2d"]) >= 3
+
+
+def test_an_unclipped_point_keeps_its_step_but_not_its_int8_bounds(span, crops, real_crop):
+    point = SwitchableFakeQuant(torch.tensor([0.1]), torch.tensor([0]), -128, 127, None)
+    x = torch.tensor([0.04, 0.26, 50.0, -50.0])
+    assert point(x).tolist() == pytest.approx([0.0, 0.3, 12.7, -12.8])
+    point.clip = False
+    assert point(x).tolist() == pytest.approx([0.0, 0.3, 50.0, -50.0])
+
+    graph = pt2e.export_for_quantization(span, crops[0], dynamic_shapes=_dims())
+    simulation = simulate(pt2e.prepare_and_calibrate(graph, pt2e.RecipeQuantizer(_xnnpack(), recipe=Int8Recipe(), keep=()), crops))
+    # Twice the contrast of any calibration crop drives activations past their calibrated ranges.
+    x = ((real_crop(40, 44, index=5) - 0.5) * 2 + 0.5).clamp(0, 1)
+    with torch.no_grad():
+        reference, clipped = span(x), simulation.module(x)
+        simulation.set_activation_clipping(False)
+        unclipped = simulation.module(x)
+        simulation.set_activation_clipping(True)
+        assert torch.equal(simulation.module(x), clipped)
+    assert (unclipped - reference).square().mean() < (clipped - reference).square().mean()
 
 
 def test_image_input_and_output_sit_on_the_8_bit_image_grid(span, crops):
