@@ -24,7 +24,16 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
+        if temporary.exists():
+            # mkstemp creates 0600; a finished output gets what any new file would (0666 less the umask).
+            os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -45,3 +45,16 @@ def test_registry_is_explicit_and_complete():
     for arch in REGISTRY:
         folder = REPO / "edge_sr" / "archs" / arch.name
         assert (folder / "__init__.py").is_file() and (folder / "model.py").is_file()
+
+
+def test_atomic_outputs_get_the_permissions_of_any_new_file(tmp_path):
+    import stat
+
+    from edge_sr._files import atomic_output
+
+    target = tmp_path / "manifest.json"
+    with atomic_output(target) as temporary:
+        temporary.write_text("{}")
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    assert stat.S_IMODE(target.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
