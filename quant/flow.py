@@ -294,8 +294,8 @@ def _clipping_share(simulation: Simulation, predictor: DropPredictor) -> dict[st
     """How much of the all-int8 network's predicted drop is activation clipping: the same
     network with every activation range unbounded (same step sizes) loses only its rounding.
     The same comparison on the benchmarks, SPAN ch28 (ExecuTorch's quantiser, 300 reconstruction
-    steps, simulated): Urban100 0.163 dB clipped, 0.141 unclipped; Set14 0.137 and 0.131.  A large share says wider ranges (or
-    ``minmax``) may help; a small one says only finer steps would."""
+    steps, simulated): Urban100 0.163 dB clipped, 0.141 unclipped; Set14 0.137 and 0.131.  A
+    large share says wider ranges (or ``minmax``) may help; a small one says only finer steps would."""
     simulation.set_activation_clipping(False)
     unclipped = predictor.figures(simulation.module)
     simulation.set_activation_clipping(True)

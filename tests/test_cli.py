@@ -337,7 +337,8 @@ def test_quantize_analyze_ranks_layers(capsys, tmp_path, zoo_dir, data_dir):
     gains = [row["gain_float_alone_db"] for row in analysis["sensitivity"]]
     assert gains == sorted(gains, reverse=True) and len(gains) > 40
     assert analysis["sensitivity"][0]["layer"] in out
-    # Unbounded activation ranges leave only rounding: never more noise than with clipping.
+    # Unbounded activation ranges leave only rounding, so the predicted drop (noise against the
+    # float network) does not rise; the held-out drop against HR may (SPAN ch28: 0.086 → 0.091).
     validation = analysis["validation"]
     assert 0 < validation["all_int8_unclipped_predicted_drop_db"] <= validation["all_int8_predicted_drop_db"] + 0.005
     unclipped_line = next(line for line in out.splitlines() if "activation range unbounded" in line)
