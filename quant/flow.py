@@ -131,7 +131,7 @@ def build_int8(
         say(f"reconstructing the output of the {network} network ({recipe.reconstruction_steps} steps)")
         *result, step = _reconstruct_checked(
             prepared, float_graph, before=before, reference=module, teacher=unrefitted,
-            batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit,
+            batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit, progress=say,
         )
         report["steps"].append({**step, "network": network})
         return *result, step["accepted"]
@@ -266,6 +266,7 @@ def _reconstruct_checked(
     recipe: Int8Recipe,
     predictor: DropPredictor,
     flat_limit: float | None,
+    progress: Callable[[str], None],
 ) -> tuple[fx.GraphModule, fx.GraphModule, tuple[NoiseFigures, float | None], dict[str, Any]]:
     """Output reconstruction on copies of ``prepared`` / ``float_graph``, kept only when the
     held-out validation set agrees: reconstruction trains on the calibration crops, so it must
@@ -274,7 +275,7 @@ def _reconstruct_checked(
     trained, trained_float = copy.deepcopy(prepared), copy.deepcopy(float_graph)
     result = reconstruct(
         trained, teacher=teacher, float_graph=trained_float, batches=batches, steps=recipe.reconstruction_steps,
-        learning_rate=recipe.reconstruction_learning_rate, seed=recipe.calibration.seed,
+        learning_rate=recipe.reconstruction_learning_rate, seed=recipe.calibration.seed, progress=progress,
     )
     figures, flat = _measure(trained, reference=reference, predictor=predictor, flat_limit=flat_limit)
     accepted = figures.drop_bound_db < before[0].drop_bound_db and (flat_limit is None or flat <= flat_limit)

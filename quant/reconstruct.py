@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +34,9 @@ CROP = 64
 BATCH = 8
 TRAINED_OPS = ("conv2d", "conv_transpose2d", "linear")
 WARMUP_FRACTION = 0.1
+PROGRESS_REPORTS = 10
+"""Training reports its progress this many times: 300 steps of SPAN ch28 take 8 min on one core,
+1,200 take half an hour, and a silent half hour looks like a hang."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,11 @@ def _pin(parameter: nn.Parameter, quantiser: SwitchableFakeQuant) -> _PinnedWeig
     return _PinnedWeight(parameter, free.view_as(weight), limit)
 
 
+def _duration(seconds: float) -> str:
+    """``42 s`` under two minutes, else ``7 min``."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def _output_psnr(student: nn.Module, teacher: nn.Module, crops: Sequence[torch.Tensor]) -> float:
     """PSNR (dB) of ``student`` against ``teacher`` over all crops, one batch per forward: the
     exported graphs bound the batch dimension (64)."""
@@ -118,9 +126,14 @@ def reconstruct(
     steps: int,
     learning_rate: float,
     seed: int,
+    progress: Callable[[str], None] | None = None,
 ) -> ReconstructionReport:
     """Train the weights and biases of ``prepared`` (a calibrated PT2E graph) in place, and write
-    the same tensors into ``float_graph`` (the graph it was prepared from, same node names)."""
+    the same tensors into ``float_graph`` (the graph it was prepared from, same node names).
+
+    ``progress`` gets ``PROGRESS_REPORTS`` lines: the step, the training crops' output PSNR
+    against the float network since the last line (unclamped, on random sub-crops, so it wanders
+    around the fixed-crop figures of the report), and the time left at the pace so far."""
     started = time.perf_counter()
     simulation = simulate(prepared).module
     # simulate() deep-copies ``prepared``, so attribute names are shared; float names by node.
@@ -166,7 +179,9 @@ def reconstruct(
     crop = min(CROP, height, width)
     for parameter in trainable:
         parameter.requires_grad_(True)
-    for _ in range(steps):
+    report_every = max(1, math.ceil(steps / PROGRESS_REPORTS))
+    training_started, interval_loss = time.perf_counter(), 0.0
+    for step in range(1, steps + 1):
         index = torch.randint(0, crops.shape[0], (BATCH,), generator=generator)
         top = int(torch.randint(0, height - crop + 1, (1,), generator=generator))
         left = int(torch.randint(0, width - crop + 1, (1,), generator=generator))
@@ -178,6 +193,7 @@ def reconstruct(
         loss = F.mse_loss(simulation(x), target)
         optimizer.zero_grad(set_to_none=False)
         loss.backward()
+        interval_loss += float(loss)
         for pin in pinned:
             pin.parameter.grad.mul_(pin.free)
         optimizer.step()
@@ -185,6 +201,14 @@ def reconstruct(
         with torch.no_grad():
             for pin in pinned:
                 pin.constrain()
+        if progress is not None and (step % report_every == 0 or step == steps):
+            interval = report_every if step % report_every == 0 else step % report_every
+            elapsed = time.perf_counter() - training_started
+            progress(
+                f"step {step}/{steps}: {10 * math.log10(interval / max(interval_loss, 1e-12)):.1f} dB from float"
+                f" on the training crops, {_duration(elapsed * (steps - step) / step)} left"
+            )
+            interval_loss = 0.0
     for parameter in trainable:
         parameter.requires_grad_(False)
     after = _output_psnr(simulation, teacher, fixed)

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -276,8 +277,16 @@ def test_reconstruction_trains_towards_float_and_keeps_the_converter_exact(span,
     recipe = Int8Recipe(range_estimator="minmax")
     prepared = pt2e.prepare_and_calibrate(graph, pt2e.RecipeQuantizer(_xnnpack(), recipe=recipe, keep=()), crops)
     before = {name: value.clone() for name, value in graph.state_dict().items()}
-    report = reconstruct(prepared, teacher=teacher, float_graph=graph, batches=crops, steps=10, learning_rate=3e-4, seed=0)
+    lines: list[str] = []
+    report = reconstruct(
+        prepared, teacher=teacher, float_graph=graph, batches=crops, steps=10, learning_rate=3e-4, seed=0, progress=lines.append,
+    )
     assert report.trained_tensors >= 40
+    # One progress line per tenth of the steps, each with the training PSNR and the time left.
+    assert [line.split(":")[0] for line in lines] == [f"step {k}/10" for k in range(1, 11)]
+    training_db = [float(re.search(r": ([0-9.]+) dB from float", line).group(1)) for line in lines]
+    assert all(20 < db < 80 for db in training_db), lines
+    assert lines[-1].endswith(", 0 s left")
     assert report.output_psnr_after_db > report.output_psnr_before_db + 0.2, report
     assert any(not torch.equal(before[name], value) for name, value in graph.state_dict().items())
     # Weight scales are unchanged (pinned taps), so the converted graph is the trained simulation.
@@ -394,7 +403,11 @@ def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     # With reconstruction: over budget, the all-int8 network is not trained (it does not ship);
     # the fallback's chosen candidate is, and kept only if the held-out bound falls.
     recipe = dataclasses.replace(cheap, max_psnr_drop=budget, max_flat_shift_levels=None, reconstruction_steps=40)
-    kept = build_int8(span, recipe=recipe, **common)
+    messages: list[str] = []
+    kept = build_int8(span, recipe=recipe, progress=messages.append, **common)
+    # The training's progress reaches the caller's progress callback, after the step it belongs to.
+    trained_from = messages.index("reconstructing the output of the fallback candidate network (40 steps)")
+    assert [m.split(":")[0] for m in messages[trained_from + 1 : trained_from + 11]] == [f"step {k}/40" for k in range(4, 41, 4)]
     # The same calibration gives the same all-int8 network (the refused reconstruction left none).
     assert kept.report["validation"]["all_int8_predicted_drop_bound_db"] == summary["all_int8_predicted_drop_bound_db"]
     (trained,) = [step for step in kept.report["steps"] if step["step"] == "reconstruct"]
