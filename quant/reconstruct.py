@@ -193,7 +193,7 @@ def reconstruct(
         loss = F.mse_loss(simulation(x), target)
         optimizer.zero_grad(set_to_none=False)
         loss.backward()
-        interval_loss += float(loss)
+        interval_loss += float(loss.detach())
         for pin in pinned:
             pin.parameter.grad.mul_(pin.free)
         optimizer.step()
