@@ -99,7 +99,9 @@ def run_pipeline(
         threads=(os.cpu_count() or 1,), workers=min(2, os.cpu_count() or 1),
     )
     report_dir = out / "report"
-    built = build_report(request, report_dir, progress=progress)
+    # Without the bar, each conversion step is a line of the log: the INT8 builds train for many
+    # minutes, and their progress shows there is no hang.
+    built = build_report(request, report_dir, progress=progress, say=None if progress else lambda line: echo(f"      {line}"))
     paths = write_report(built, report_dir)
     summary["steps"]["report"] = {
         "html": str(paths["html"]), "json": str(paths["json"]),

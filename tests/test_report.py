@@ -45,7 +45,8 @@ def assert_screenshot_has_content(screenshot: Path) -> None:
 
 @pytest.fixture(scope="module")
 def small_report(tmp_path_factory, zoo_dir, data_dir):
-    """span-ch28 x (ONNX, CoreML, LiteRT made to fail) x (fp32, int8), small sizes, plus a device file."""
+    """span-ch28 x (ONNX, CoreML, LiteRT made to fail) x (fp32, int8), small sizes, plus a device
+    file; also returns the lines the report said while converting."""
     import edge_sr.artifacts as artifacts
     from edge_sr.bench import TimingPolicy
     from edge_sr.report.build import ReportRequest, build_report
@@ -74,16 +75,17 @@ def small_report(tmp_path_factory, zoo_dir, data_dir):
             device_results=(str(device),),
         )
         started = time.perf_counter()
-        report = build_report(request, output, progress=False)
+        said: list[str] = []
+        report = build_report(request, output, progress=False, say=said.append)
         paths = write_report(report, output)
         print(f"small report built in {time.perf_counter() - started:.0f} s")
     finally:
         artifacts.provision = real_provision
-    return report, paths, output
+    return report, paths, output, said
 
 
 def test_report_rows_carry_accuracy_latency_and_errors(small_report):
-    report, paths, output = small_report
+    report, paths, output, _ = small_report
     data = json.loads(paths["json"].read_text())
     assert data["schema"] == "edge-sr/report" and data["schema_version"] == 1
     rows = {(e["target"], e["precision"]): e for e in data["entries"]}
@@ -122,8 +124,22 @@ def test_report_rows_carry_accuracy_latency_and_errors(small_report):
     assert f"calibrated on 8 DIV2K crops; {RECONSTRUCTION_STEPS} output-reconstruction steps" in markdown
 
 
+def test_report_says_each_conversion_step_with_its_row(small_report):
+    """A build of many minutes must not look like a hang: its steps, the reconstruction's
+    progress included, reach the caller as lines that name the model, target and precision."""
+    *_, said = small_report
+    int8 = [line.removeprefix("span-ch28 onnx int8: ") for line in said if line.startswith("span-ch28 onnx int8: ")]
+    assert int8[:2] == ["calibrating", "refitting weights"], said
+    training = [line for line in int8 if line.startswith("step ")]
+    assert [line.split(":")[0] for line in training] == [f"step {n}/{RECONSTRUCTION_STEPS}" for n in range(1, RECONSTRUCTION_STEPS + 1)], said
+    assert all(" dB from float on the training crops, " in line for line in training) and training[-1].endswith(", 0 s left")
+    # CoreML shares the ONNX target's quantiser, so its INT8 row reuses the same build.
+    assert "span-ch28 coreml int8: reusing the INT8 build of an earlier target (same quantiser and recipe)" in said
+    assert "span-ch28 tflite fp32: RuntimeError: simulated converter crash (test)" in said
+
+
 def test_report_html_renders_in_headless_chromium(small_report, tmp_path):
-    _, paths, output = small_report
+    _, paths, output, _ = small_report
     html = paths["html"].read_text()
     for reference in ('src="http', "src='http", 'href="http', "url(http", "@import"):
         assert reference not in html  # nothing to fetch: the page opens offline
@@ -237,7 +253,7 @@ def test_main_job_bundles_only_int8_artifacts_that_hold_the_flat_area_bound(smal
     from edge_sr.pipeline import _bundle_apps
     from edge_sr.quant.recipe import VISIBLE_SHIFT_LEVELS
 
-    report, _, output = small_report
+    report, _, output, _ = small_report
     rows = {(e["target"], e["precision"]): e for e in report["entries"]}
     measured = rows[("onnx", "int8")]
     shift = max(measured["flat_field"]["max_abs"], measured["flat_colours"]["max_abs"])

@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,10 +126,11 @@ def read_device_results(path: str) -> dict[str, Any]:
 
 
 class _Progress:
-    """One bar over every step of the report; notes go above it."""
+    """One bar over every step of the report; notes go to ``say``, or above the bar."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, enabled: bool, say: Callable[[str], None] | None = None) -> None:
         self.bar = tqdm(total=total, desc="report", unit="step", disable=not enabled, dynamic_ncols=True)
+        self.say = say
 
     def step(self, text: str) -> None:
         self.bar.set_postfix_str(text[:60])
@@ -137,7 +139,19 @@ class _Progress:
         self.bar.update(count)
 
     def note(self, text: str) -> None:
-        self.bar.write(text)
+        if self.say is not None:
+            self.say(text)
+        else:
+            self.bar.write(text)
+
+    def show(self, kind: str, text: str) -> None:
+        """One event of a task (:func:`_emit`)."""
+        if kind == "step":
+            self.step(text)
+        elif kind == "done":
+            self.done()
+        else:
+            self.note(text)
 
     def close(self) -> None:
         self.bar.close()
@@ -198,17 +212,33 @@ def _init_worker(events, threads: int) -> None:
     quiet_libraries()
 
 
+class _DirectEvents:
+    """The event queue of tasks run in the report's own process: events go straight to the bar."""
+
+    def __init__(self, bar: _Progress) -> None:
+        self.bar = bar
+
+    def put(self, event: tuple[str, str]) -> None:
+        self.bar.show(*event)
+
+
 def _emit(kind: str, text: str) -> None:
+    """Tell the report's process: ``step`` (what runs now), ``done`` (a row finished) or ``note`` (a line to show)."""
     if _worker_events is not None:
         _worker_events.put((kind, text))
 
 
-def build_report(request: ReportRequest, output: Path, *, progress: bool = True) -> dict[str, Any]:
+def build_report(
+    request: ReportRequest, output: Path, *, progress: bool = True, say: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run the whole report into ``output`` (artifacts under ``output/artifacts``); returns report.json's content.
 
     Conversion, verification, accuracy, sensitivity and gallery run first, in ``request.workers``
     processes (one task per model x quantiser group); the timing runs afterwards in this
-    process alone, so no latency is measured while other work shares the CPU.
+    process alone, so no latency is measured while other work shares the CPU.  ``progress``
+    shows a bar; ``say`` receives one line per conversion step (an INT8 build with
+    reconstruction runs for many minutes and reports its training ten times), prefixed with
+    the model, target and precision; without it those lines go above the bar.
     """
     from edge_sr.benchrun import InputCache
     from edge_sr.machine import machine_facts, matmul_ceiling
@@ -219,7 +249,7 @@ def build_report(request: ReportRequest, output: Path, *, progress: bool = True)
     output.mkdir(parents=True, exist_ok=True)
     tasks = _plan(request, output)
     rows = len(request.models) * len(request.targets) * len(request.precisions)
-    bar = _Progress(1 + 2 * rows + len(request.models), progress)
+    bar = _Progress(1 + 2 * rows + len(request.models), progress, say)
     bar.step("matrix-multiply ceiling")
     ceilings = {count: matmul_ceiling(count) for count in request.threads}
     bar.done()
@@ -261,12 +291,12 @@ def build_report(request: ReportRequest, output: Path, *, progress: bool = True)
 
 def _run_tasks(tasks: list[_Task], request: ReportRequest, datasets, gallery_sets, bar: _Progress) -> list[dict[str, Any]]:
     if request.workers <= 1 or len(tasks) == 1:
-        results = []
-        for task in tasks:
-            bar.step(f"{task.model}: {', '.join(task.targets)}")
-            results.append(_prepare(task, datasets, gallery_sets))
-            bar.done(len(task.targets) * len(request.precisions))
-        return results
+        global _worker_events
+        _worker_events = _DirectEvents(bar)
+        try:
+            return [_prepare(task, datasets, gallery_sets) for task in tasks]
+        finally:
+            _worker_events = None
     import concurrent.futures
     import multiprocessing
 
@@ -283,13 +313,7 @@ def _run_tasks(tasks: list[_Task], request: ReportRequest, datasets, gallery_set
         while pending:
             finished, pending = concurrent.futures.wait(pending, timeout=0.5)
             while not events.empty():
-                kind, text = events.get()
-                if kind == "step":
-                    bar.step(text)
-                elif kind == "done":
-                    bar.done()
-                else:
-                    bar.note(text)
+                bar.show(*events.get())
             for future in finished:
                 index = futures[future]
                 try:
@@ -342,6 +366,8 @@ def _prepare(task: _Task, datasets: list[Path], gallery_sets: list[Path]) -> dic
             result["model_facts"] = {"name": task.model, "source_name": task.model, "error": _one_line(error)}
         result["entries"] = [{"model": task.model, "target": t, "precision": p, "status": "error", "error": _one_line(error)}
                              for t in task.targets for p in request.precisions]
+        for _ in result["entries"]:
+            _emit("done", "")
         return result
     name = deploy.zoo_name or Path(deploy.source).stem
     if task.model_facts:
@@ -367,7 +393,8 @@ def _prepare(task: _Task, datasets: list[Path], gallery_sets: list[Path]) -> dic
             tick = time.perf_counter()
             try:
                 paths = provision(deploy, target=target, precision=precision, sizes=list(request.sizes), output_dir=artifacts_dir,
-                                  int8_builds=builds, recipe=recipe, notes=notes)
+                                  int8_builds=builds, recipe=recipe, notes=notes,
+                                  progress=lambda text, row=f"{name} {target} {precision}": _emit("note", f"{row}: {text}"))
                 entry["seconds"] = {"convert": round(time.perf_counter() - tick, 1)}
                 if notes:
                     entry["notes"] = notes
