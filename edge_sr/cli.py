@@ -170,8 +170,8 @@ def _recipe(args: argparse.Namespace):
         changes["reconstruction_steps"] = args.reconstruct_steps
     if args.no_equalize:
         changes["equalize"] = False
-    if args.no_compose_pointwise:
-        changes["compose_pointwise"] = False
+    if args.compose_pointwise:
+        changes["compose_pointwise"] = args.compose_pointwise
     if args.keep_float:
         changes["keep_float"] = tuple(label.strip() for label in args.keep_float.split(",") if label.strip())
     if args.reference_psnr is not None:
@@ -222,8 +222,9 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
         help="skip the exact per-channel activation equalisation (on by default; see edge_sr.quant.equalize)",
     )
     group.add_argument(
-        "--no-compose-pointwise", action="store_true",
-        help="keep each 1x1 conv apart from the convs it reads (composed by default, exactly; see edge_sr.quant.passes)",
+        "--compose-pointwise", choices=("auto", "always", "never"),
+        help="compose each 1x1 conv with the convs it reads (exact; see edge_sr.quant.passes): always, never, or "
+        "auto (default): calibrate both networks and keep the one with the lower held-out drop bound",
     )
     group.add_argument("--weight-rounding", choices=("refit", "nearest"), help="default refit (sequential least-squares refit + compensated rounding)")
     group.add_argument(

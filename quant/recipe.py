@@ -14,17 +14,19 @@ from typing import Any
 from edge_sr.errors import OptionError
 
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
-RECIPE_VERSION = 5
+RECIPE_VERSION = 6
 """2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops);
 3 added ``equalize`` (older recipes read as ``False``: they were built without it); 4 added
 ``max_flat_shift_levels`` (older recipes read as ``None``: their fallback saw natural images only);
-5 added ``compose_pointwise`` (older recipes read as ``False``)."""
+5 added ``compose_pointwise`` (older recipes read as ``"never"``); 6 made it a choice (version-5
+``true`` reads as ``"always"``, ``false`` as ``"never"``)."""
 VISIBLE_SHIFT_LEVELS = 8.0
 """A flat area's mean off by more than this many 8-bit levels (3 % of full scale) is a colour
 cast anyone sees side by side: the CLI warns, and the fallback keeps layers in float until flat
 areas are within it.  All-int8 grey shifts stay under it (SPAN ch28 3.0, EFDN 5.3); saturated
 colours of all-int8 artifacts do not (64–97 levels measured)."""
 RANGE_ESTIMATORS = ("minmax", "percentile", "mse", "entropy")
+COMPOSE_POINTWISE = ("auto", "always", "never")
 WEIGHT_ROUNDINGS = ("nearest", "refit")
 """``nearest``: the target's own rounding; ``refit``: :mod:`edge_sr.quant.refit` (weights, biases,
 and the activation quantisation each conv sees)."""
@@ -93,10 +95,13 @@ class Int8Recipe:
     equalize: bool = True
     """Rescale activation channels exactly so each tensor's channels share one range
     (:mod:`edge_sr.quant.equalize`)."""
-    compose_pointwise: bool = True
+    compose_pointwise: str = "auto"
     """Compose each 1×1 conv with the convs whose sum it reads (exact,
     :func:`edge_sr.quant.passes.compose_pointwise_convs`), so the tensor between them is never
-    quantised."""
+    quantised: ``"always"``, ``"never"``, or ``"auto"``: calibrate and refit both networks and keep
+    the one whose all-int8 network has the lower predicted drop bound on the held-out images.
+    Composition helps SPAN ch28, DSCLoRA and EFDN and hurts EFDN x2 and DSCF-Fused; ``auto`` costs
+    a second calibration and refit where the network has something to compose."""
     image_grid_io: bool = True
     weight_rounding: str = "refit"
     reconstruction_steps: int = 0
@@ -131,6 +136,8 @@ class Int8Recipe:
             raise OptionError(f"recipe: range_estimator {self.range_estimator!r}: expected one of {', '.join(RANGE_ESTIMATORS)}")
         if not 50.0 < self.percentile <= 100.0:
             raise OptionError(f"recipe: percentile {self.percentile}: expected a value in (50, 100]")
+        if self.compose_pointwise not in COMPOSE_POINTWISE:
+            raise OptionError(f"recipe: compose_pointwise {self.compose_pointwise!r}: expected one of {', '.join(COMPOSE_POINTWISE)}")
         if self.weight_rounding not in WEIGHT_ROUNDINGS:
             raise OptionError(f"recipe: weight_rounding {self.weight_rounding!r}: expected one of {', '.join(WEIGHT_ROUNDINGS)}")
         if not 0 <= self.reconstruction_steps <= 100_000:
@@ -176,7 +183,10 @@ class Int8Recipe:
         if fields.get("version") in (1, 2, 3):
             fields.setdefault("max_flat_shift_levels", None)
         if fields.get("version") in (1, 2, 3, 4):
-            fields.setdefault("compose_pointwise", False)
+            fields.setdefault("compose_pointwise", "never")
+        if fields.get("version") == 5 and isinstance(fields.get("compose_pointwise"), bool):
+            fields["compose_pointwise"] = "always" if fields["compose_pointwise"] else "never"
+        if fields.get("version") in (1, 2, 3, 4, 5):
             fields["version"] = RECIPE_VERSION
         try:
             fields["calibration"] = Calibration(**calibration)

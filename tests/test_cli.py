@@ -305,9 +305,10 @@ def test_recipe_options_switch_off_the_exact_rewrites():
 
     convert = ["convert", "span-ch28", "--target", "executorch", "--precision", "int8", "-o", "unused"]
     default = _recipe(build_parser().parse_args(convert))
-    assert default.compose_pointwise and default.equalize
-    off = _recipe(build_parser().parse_args([*convert, "--no-compose-pointwise", "--no-equalize"]))
-    assert off == dataclasses.replace(default, compose_pointwise=False, equalize=False)
+    assert default.compose_pointwise == "auto" and default.equalize
+    off = _recipe(build_parser().parse_args([*convert, "--compose-pointwise", "never", "--no-equalize"]))
+    assert off == dataclasses.replace(default, compose_pointwise="never", equalize=False)
+    assert _recipe(build_parser().parse_args([*convert, "--compose-pointwise", "always"])).compose_pointwise == "always"
 
 
 def test_int8_bad_options_are_one_line(capsys, tmp_path, zoo_dir):

@@ -368,6 +368,49 @@ def test_fallback_search_also_meets_a_second_condition():
     assert impossible == [row.label for row in ranking]
 
 
+def test_auto_composition_keeps_the_network_with_the_lower_held_out_bound(span, crops, div2k_lr):
+    from edge_sr.quant.flow import build_int8
+    from edge_sr.quant.validation import validation_pairs
+
+    common = dict(
+        quantizer_factory=_xnnpack, sample=torch.cat(crops[:2]), dynamic_shapes=_batch_dims(), batches=crops,
+        validation=validation_pairs(div2k_lr, scale=4, calibration_count=6, count=3), scale=4, graph_passes=(decompose_silu,),
+    )
+    cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=None)
+    messages: list[str] = []
+    auto = build_int8(span, recipe=cheap, progress=messages.append, **common)
+    (step,) = [step for step in auto.report["steps"] if step["step"] == "compose-pointwise-convs"]
+    bounds = step["predicted_drop_bound_db"]
+    assert step["mode"] == "auto" and step["rewritten"] == 2 and set(bounds) == {"composed", "plain"}
+    assert step["chosen"] == min(bounds, key=bounds.get) and bounds["composed"] != bounds["plain"]
+    assert auto.report["validation"]["all_int8_predicted_drop_bound_db"] == bounds[step["chosen"]]
+    assert "calibrating the composed network (1×1 convs composed)" in messages
+    assert "calibrating the plain network (1×1 convs apart)" in messages
+    # Each variant is the network the forced modes build, to the last digit, and only the chosen
+    # one's equalisation and refit are reported.
+    forced = {
+        variant: build_int8(span, recipe=dataclasses.replace(cheap, compose_pointwise=mode), **common)
+        for variant, mode in (("composed", "always"), ("plain", "never"))
+    }
+    for variant, build in forced.items():
+        assert build.report["validation"]["all_int8_predicted_drop_bound_db"] == bounds[variant]
+    assert [s["step"] for s in auto.report["steps"]].count("refit") == 1
+    chosen = forced[step["chosen"]]
+    x = crops[0][:1]
+    assert torch.equal(auto.converted(x), chosen.converted(x))
+    never_step = [s for s in forced["plain"].report["steps"] if s["step"] == "compose-pointwise-convs"]
+    assert not never_step
+    # A recipe keeping a layer that composition removes can only be built apart.
+    plain_labels = set(pt2e.layer_labels(forced["plain"].float_graph).values())
+    composed_labels = set(pt2e.layer_labels(forced["composed"].float_graph).values())
+    removed = sorted(plain_labels - composed_labels)[0]
+    keeping = build_int8(span, recipe=dataclasses.replace(cheap, weight_rounding="nearest", keep_float=(removed,)), **common)
+    (step,) = [step for step in keeping.report["steps"] if step["step"] == "compose-pointwise-convs"]
+    assert step["chosen"] == "plain" and set(step["skipped"]) == {"composed"} and keeping.keep_float == [removed]
+    with pytest.raises(OptionError, match="no layer 'block_99/conv2d'"):
+        build_int8(span, recipe=dataclasses.replace(cheap, keep_float=("block_99/conv2d",)), **common)
+
+
 def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):
     from edge_sr.quant.flow import build_int8
     from edge_sr.quant.validation import validation_pairs

@@ -32,6 +32,8 @@ def test_recipe_round_trips_and_is_frozen():
         ({"calibration": {"bogus": 1}}, "bogus"),
         ({"reference_psnr_db": 5.0}, "reference_psnr_db 5.0"),
         ({"calibration": {"images": 0}}, "images >= 1"),
+        ({"compose_pointwise": "sometimes"}, "compose_pointwise 'sometimes'"),
+        ({"compose_pointwise": True}, "compose_pointwise True: expected one of auto, always, never"),
     ],
 )
 def test_invalid_recipes_are_refused(kwargs, message):
@@ -61,10 +63,14 @@ ADDED_IN_VERSION = {
     2: ("calibration.crop_candidates", 1),  # version-1 crops were random
     3: ("equalize", False),
     4: ("max_flat_shift_levels", None),  # their fallback looked at natural images only
-    5: ("compose_pointwise", False),
+    5: ("compose_pointwise", "never"),
 }
 """Each recipe field added after version 1, and what recipes written before it must read as: what
 they were built with, never a later default."""
+CHANGED_IN_VERSION = {
+    6: ("compose_pointwise", True, "always"),  # a bool until version 6; False reads as "never"
+}
+"""Each field whose written form changed: ``(field, an old recipe's value, what it reads as)``."""
 
 
 def _with_field(recipe: Int8Recipe, path: str, value) -> Int8Recipe:
@@ -83,14 +89,24 @@ def test_older_recipes_read_as_they_were_built(version):
             container = data["calibration"] if path.startswith("calibration.") else data
             del container[path.split(".")[-1]]
             expected = _with_field(expected, path, value)
+    for changed, (path, written, read) in CHANGED_IN_VERSION.items():
+        if changed > version and path in data:
+            data[path] = written
+            expected = _with_field(expected, path, read)
     assert Int8Recipe.from_dict(data) == expected
 
 
+def test_version_5_compose_flags_read_as_always_or_never():
+    data = {**Int8Recipe().to_dict(), "version": 5}
+    assert Int8Recipe.from_dict({**data, "compose_pointwise": True}).compose_pointwise == "always"
+    assert Int8Recipe.from_dict({**data, "compose_pointwise": False}).compose_pointwise == "never"
+
+
 def test_each_added_field_defaults_to_the_new_behaviour():
-    assert max(ADDED_IN_VERSION) == RECIPE_VERSION
+    assert max([*ADDED_IN_VERSION, *CHANGED_IN_VERSION]) == RECIPE_VERSION
     default = Int8Recipe()
     assert (default.calibration.crop_candidates, default.equalize, default.max_flat_shift_levels, default.compose_pointwise) == (
-        32, True, 8.0, True,
+        32, True, 8.0, "auto",
     )
     for path, value in ADDED_IN_VERSION.values():
         old_behaviour = _with_field(default, path, value)
