@@ -295,6 +295,13 @@ def _print_accuracy(target: str, contract: dict) -> None:
     accuracy = contract.get("accuracy")
     kept = quantization.get("kept_float") or []
     print(f"\n{target} int8: layers kept in float: {', '.join(kept) if kept else 'none'}")
+    composition = next((step for step in quantization.get("steps", []) if step.get("step") == "compose-pointwise-convs"), {})
+    bounds_by_variant = composition.get("predicted_drop_bound_db", {})
+    if len(bounds_by_variant) == 2:
+        chosen = composition["chosen"]
+        other = "plain" if chosen == "composed" else "composed"
+        print(f"  1×1 convs {'composed' if chosen == 'composed' else 'kept apart'}: all-int8 predicted drop ≤"
+              f" {bounds_by_variant[chosen]:.3f} dB, {bounds_by_variant[other]:.3f} {'apart' if other == 'plain' else 'composed'}")
     fallback = quantization.get("fallback")
     if fallback:
         bounds = (f"predicted drop ≤ {fallback['predicted_drop_bound_db']:.3f} dB from held-out DIV2K images"

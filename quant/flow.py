@@ -116,11 +116,10 @@ def build_int8(
     flat_limit = recipe.max_flat_shift_levels if recipe.max_psnr_drop is not None else None
     calibrated = {}
     for name, graph in resolvable.items():
-        if len(resolvable) > 1:
-            say(f"calibrating the {name} network ({'1×1 convs composed' if name == 'composed' else '1×1 convs apart'})")
+        which = f" ({'1×1 convs composed' if name == 'composed' else '1×1 convs apart'})" if len(resolvable) > 1 else ""
         calibrated[name] = _calibrate(
             module, graph, recipe=recipe, quantizer=quantizer_factory(), batches=batches, sample=sample,
-            predictor=predictor, flat_limit=flat_limit, progress=say,
+            predictor=predictor, flat_limit=flat_limit, progress=say, which=which,
         )
     # Composition lowers SPAN ch28's, DSCLoRA's and EFDN's drop and raises EFDN x2's and
     # DSCF-Fused's (quant/README.md); the held-out bound told them apart on all five.
@@ -280,9 +279,11 @@ def _calibrate(
     predictor: DropPredictor,
     flat_limit: float | None,
     progress: Callable[[str], None],
+    which: str = "",
 ) -> _Calibrated:
     """Equalise (in place), calibrate and refit ``float_graph`` (exported from ``module``, whose
-    fp32 output every exact step is checked against on ``sample``)."""
+    fp32 output every exact step is checked against on ``sample``); ``which`` names the network
+    in the progress lines when there are two."""
     steps: list[dict[str, Any]] = []
     if recipe.equalize:
         equalized = equalize_activations(float_graph, batches)
@@ -290,12 +291,12 @@ def _calibrate(
         steps.append({"step": "equalize-activations", **equalized.as_dict(), "max_abs_diff": diff, "tolerance": EQUALIZE_FP32.name})
     labels = pt2e.layer_labels(float_graph)
     quantizer = pt2e.RecipeQuantizer(quantizer, recipe=recipe, keep=pt2e.check_keep_float(labels, recipe.keep_float))
-    progress("calibrating")
+    progress(f"calibrating{which}")
     prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
     unrefitted = copy.deepcopy(float_graph)
     unrefitted_simulation = simulate(prepared)
     if recipe.weight_rounding == "refit":
-        progress("refitting weights")
+        progress(f"refitting weights{which}")
         before = predictor.drop(unrefitted_simulation.module)
         prepared, refit_report = _refit_and_recalibrate(float_graph, quantizer, prepared, batches)
         steps.append({"step": "refit", "layers": refit_report.as_dict(), "predicted_drop_before_db": round(before, 4)})

@@ -225,6 +225,11 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
     assert fp32_y == pytest.approx(31.712, abs=0.01) and drop_y == pytest.approx(fp32_y - int8_y, abs=2e-3)
     contract = json.loads((tmp_path / "span-ch28.int8.pte.contract.json").read_text())
     assert contract["quantization"]["recipe"]["calibration"]["images"] == 6
+    (composition,) = [step for step in contract["quantization"]["steps"] if step["step"] == "compose-pointwise-convs"]
+    bounds = composition["predicted_drop_bound_db"]
+    chosen = composition["chosen"]
+    assert chosen == min(bounds, key=bounds.get)
+    assert f"1×1 convs {'composed' if chosen == 'composed' else 'kept apart'}: all-int8 predicted drop ≤ {bounds[chosen]:.3f} dB" in out
     assert (tmp_path / "span-ch28.fp32.pte").is_file()
     sizes = contract["accuracy"]["artifact_bytes"]
     assert sizes["int8"] == (tmp_path / "span-ch28.int8.pte").stat().st_size
