@@ -118,7 +118,7 @@ def build_int8(
     for name, graph in resolvable.items():
         which = f" ({'1×1 convs composed' if name == 'composed' else '1×1 convs apart'})" if len(resolvable) > 1 else ""
         calibrated[name] = _calibrate(
-            module, graph, recipe=recipe, quantizer=quantizer_factory(), batches=batches, sample=sample,
+            module, graph, recipe=recipe, target_quantizer=quantizer_factory(), batches=batches, sample=sample,
             predictor=predictor, flat_limit=flat_limit, progress=say, which=which,
         )
     # Composition lowers SPAN ch28's, DSCLoRA's and EFDN's drop and raises EFDN x2's and
@@ -273,7 +273,7 @@ def _calibrate(
     float_graph: fx.GraphModule,
     *,
     recipe: Int8Recipe,
-    quantizer: Any,
+    target_quantizer: Any,
     batches: Sequence[torch.Tensor],
     sample: torch.Tensor,
     predictor: DropPredictor,
@@ -282,15 +282,15 @@ def _calibrate(
     which: str = "",
 ) -> _Calibrated:
     """Equalise (in place), calibrate and refit ``float_graph`` (exported from ``module``, whose
-    fp32 output every exact step is checked against on ``sample``); ``which`` names the network
-    in the progress lines when there are two."""
+    fp32 output every exact step is checked against on ``sample``) with ``target_quantizer``
+    wrapped for the recipe; ``which`` names the network in the progress lines when there are two."""
     steps: list[dict[str, Any]] = []
     if recipe.equalize:
         equalized = equalize_activations(float_graph, batches)
         diff = verify_equivalent(module, float_graph, sample, tolerance=EQUALIZE_FP32, what="activation equalisation")
         steps.append({"step": "equalize-activations", **equalized.as_dict(), "max_abs_diff": diff, "tolerance": EQUALIZE_FP32.name})
     labels = pt2e.layer_labels(float_graph)
-    quantizer = pt2e.RecipeQuantizer(quantizer, recipe=recipe, keep=pt2e.check_keep_float(labels, recipe.keep_float))
+    quantizer = pt2e.RecipeQuantizer(target_quantizer, recipe=recipe, keep=pt2e.check_keep_float(labels, recipe.keep_float))
     progress(f"calibrating{which}")
     prepared = pt2e.prepare_and_calibrate(float_graph, quantizer, batches)
     unrefitted = copy.deepcopy(float_graph)
