@@ -208,6 +208,8 @@ def _accuracy_datasets(args: argparse.Namespace):
 
 
 def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    from edge_sr.quant.recipe import COMPOSE_POINTWISE, RANGE_ESTIMATORS, WEIGHT_ROUNDINGS
+
     group = parser.add_argument_group("int8 (post-training quantisation)")
     group.add_argument("--recipe", help="an int8 recipe JSON file (options below override its fields)")
     group.add_argument("--calib", help="calibration images: 'div2k' (default) or a folder")
@@ -216,17 +218,17 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--calib-candidates", type=int, metavar="N",
                        help="each crop is the most detailed of N seeded positions in its image (default 32; 1 = random crops)")
     group.add_argument("--validation-images", type=int, help="held-out images the fallback is decided on (default 12)")
-    group.add_argument("--calib-method", choices=("minmax", "percentile", "mse", "entropy"), help="activation range estimator (default mse)")
+    group.add_argument("--calib-method", choices=RANGE_ESTIMATORS, help="activation range estimator (default mse)")
     group.add_argument(
         "--no-equalize", action="store_true",
         help="skip the exact per-channel activation equalisation (on by default; see edge_sr.quant.equalize)",
     )
     group.add_argument(
-        "--compose-pointwise", choices=("auto", "always", "never"),
+        "--compose-pointwise", choices=COMPOSE_POINTWISE,
         help="compose each 1x1 conv with the convs it reads (exact; see edge_sr.quant.passes): always, never, or "
         "auto (default): calibrate both networks and keep the one with the lower held-out drop bound",
     )
-    group.add_argument("--weight-rounding", choices=("refit", "nearest"), help="default refit (sequential least-squares refit + compensated rounding)")
+    group.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, help="default refit (sequential least-squares refit + compensated rounding)")
     group.add_argument(
         "--reconstruct-steps", type=int, metavar="N",
         help="train weights through the fake-quantised network towards the float output for N steps "
@@ -299,9 +301,9 @@ def _print_accuracy(target: str, contract: dict) -> None:
     bounds_by_variant = composition.get("predicted_drop_bound_db", {})
     if len(bounds_by_variant) == 2:
         chosen = composition["chosen"]
-        other = "plain" if chosen == "composed" else "composed"
+        (other,) = set(bounds_by_variant) - {chosen}
         print(f"  1×1 convs {'composed' if chosen == 'composed' else 'kept apart'}: all-int8 predicted drop ≤"
-              f" {bounds_by_variant[chosen]:.3f} dB, {bounds_by_variant[other]:.3f} {'apart' if other == 'plain' else 'composed'}")
+              f" {bounds_by_variant[chosen]:.3f} dB, {bounds_by_variant[other]:.3f} {'composed' if other == 'composed' else 'apart'}")
     fallback = quantization.get("fallback")
     if fallback:
         bounds = (f"predicted drop ≤ {fallback['predicted_drop_bound_db']:.3f} dB from held-out DIV2K images"

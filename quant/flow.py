@@ -93,6 +93,7 @@ def build_int8(
         diff = verify_equivalent(module, exported, sample, tolerance=QUANT_PREPARE_FP32, what="the target's graph rewrites")
         report["steps"][-1]["max_abs_diff"] = diff
     variants = {"plain": exported}
+    compose_step: dict[str, Any] | None = None
     if recipe.compose_pointwise != "never":
         composed = copy.deepcopy(exported)
         count = compose_pointwise_convs(composed)
@@ -125,7 +126,7 @@ def build_int8(
     # DSCF-Fused's.  The held-out bound chooses right where the two differ by more than about
     # 0.01 dB; quant/README.md lists the close calls it gets wrong.
     chosen_variant = min(calibrated, key=lambda name: calibrated[name].all_int8.drop_bound_db)
-    if recipe.compose_pointwise != "never":
+    if compose_step is not None:
         compose_step["chosen"] = chosen_variant
         compose_step["predicted_drop_bound_db"] = {name: round(c.all_int8.drop_bound_db, 4) for name, c in calibrated.items()}
         if len(resolvable) < len(variants):
