@@ -302,8 +302,12 @@ def _print_accuracy(target: str, contract: dict) -> None:
     if len(bounds_by_variant) == 2:
         chosen = composition["chosen"]
         (other,) = set(bounds_by_variant) - {chosen}
+        other_name = "composed" if other == "composed" else "apart"
+        greys = composition.get("grey_shift_levels")
         print(f"  1×1 convs {'composed' if chosen == 'composed' else 'kept apart'}: all-int8 predicted drop ≤"
-              f" {bounds_by_variant[chosen]:.3f} dB, {bounds_by_variant[other]:.3f} {'composed' if other == 'composed' else 'apart'}")
+              f" {bounds_by_variant[chosen]:.3f} dB, {bounds_by_variant[other]:.3f} {other_name}"
+              + (f"; flat greys within {greys[chosen]:.1f} levels, {greys[other]:.1f} {other_name}"
+                 f" (limit {composition['max_grey_shift_levels']:g})" if greys else ""))
     fallback = quantization.get("fallback")
     if fallback:
         bounds = (f"predicted drop ≤ {fallback['predicted_drop_bound_db']:.3f} dB from held-out DIV2K images"

@@ -6,7 +6,8 @@ deploy module → fold SPAN's normalisation (exact, checked) → export + exact 
 recipe's range estimator and ``keep_float`` apply → calibrate on DIV2K crops →
 (``weight_rounding="refit"``) sequential refit of weights and biases against the fake-quantised
 inputs, then re-calibrate.  With ``compose_pointwise="auto"`` the network is taken that far both
-composed and not, and the one whose all-int8 network has the lower held-out bound goes on →
+composed and not, and the one whose all-int8 network has the lower held-out bound goes on, unless
+only the other keeps flat greys within ``compose_max_grey_shift_levels`` →
 (``reconstruction_steps``, when the all-int8 network meets the
 budget) train weights through the fake-quantised network towards the float output →
 (``max_psnr_drop``) sensitivity ranking and float fallback on a held-out validation set, each
@@ -124,11 +125,21 @@ def build_int8(
         )
     # Composition lowers SPAN ch28's, DSCLoRA's and EFDN's drop and raises EFDN x2's and
     # DSCF-Fused's.  The held-out bound chooses right where the two differ by more than about
-    # 0.01 dB; quant/README.md lists the close calls it gets wrong.
-    chosen_variant = min(calibrated, key=lambda name: calibrated[name].all_int8.drop_bound_db)
+    # 0.01 dB.  It cannot see a grey cast, which is what separates EFDN x2's two networks, so a
+    # network with one loses first; quant/README.md lists the choices and the runtime's verdicts.
+    grey_limit = recipe.compose_max_grey_shift_levels if len(calibrated) > 1 else None
+    greys = {} if grey_limit is None else {
+        name: grey_shift_levels(module, simulate(c.prepared).module) for name, c in calibrated.items()
+    }
+    chosen_variant = choose_network(
+        {name: c.all_int8.drop_bound_db for name, c in calibrated.items()}, greys, max_grey_shift_levels=grey_limit
+    )
     if compose_step is not None:
         compose_step["chosen"] = chosen_variant
         compose_step["predicted_drop_bound_db"] = {name: round(c.all_int8.drop_bound_db, 4) for name, c in calibrated.items()}
+        if greys:
+            compose_step["max_grey_shift_levels"] = grey_limit
+            compose_step["grey_shift_levels"] = {name: round(levels, 3) for name, levels in greys.items()}
         if len(resolvable) < len(variants):
             compose_step["skipped"] = {name: "keep_float names a layer it does not have" for name in variants if name not in resolvable}
     chosen = calibrated[chosen_variant]
@@ -309,12 +320,25 @@ def _calibrate(
     )
 
 
-def flat_shift_levels(reference: nn.Module, candidate: nn.Module) -> float:
+def choose_network(bounds: dict[str, float], greys: dict[str, float], *, max_grey_shift_levels: float | None) -> str:
+    """The network ``compose_pointwise="auto"`` keeps, from each one's all-int8 held-out drop bound
+    (dB) and flat-grey shift (8-bit levels): one whose greys are within ``max_grey_shift_levels``
+    before one whose greys are not, then the lower bound.  ``None``: the bound alone (``greys``
+    may then be empty)."""
+    return min(bounds, key=lambda name: (max_grey_shift_levels is not None and greys[name] > max_grey_shift_levels, bounds[name]))
+
+
+def grey_shift_levels(reference: nn.Module, candidate: nn.Module) -> float:
     """The largest mean shift (8-bit levels, any channel) of ``candidate``'s output from
-    ``reference``'s on the accuracy section's flat greys and flat saturated colours (both take
-    NCHW float32 RGB [0, 1] of any size)."""
-    runs = {"float": reference, "int8": candidate}
-    return max(flat_field(runs)["int8"]["max_abs"], flat_colours(runs)["int8"]["max_abs"])
+    ``reference``'s on the accuracy section's flat greys (both take NCHW float32 RGB [0, 1] of any
+    size)."""
+    return flat_field({"float": reference, "int8": candidate})["int8"]["max_abs"]
+
+
+def flat_shift_levels(reference: nn.Module, candidate: nn.Module) -> float:
+    """:func:`grey_shift_levels` over flat greys and flat saturated colours."""
+    colours = flat_colours({"float": reference, "int8": candidate})["int8"]["max_abs"]
+    return max(grey_shift_levels(reference, candidate), colours)
 
 
 def _measure(

@@ -14,12 +14,13 @@ from typing import Any
 from edge_sr.errors import OptionError
 
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
-RECIPE_VERSION = 6
+RECIPE_VERSION = 7
 """2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops);
 3 added ``equalize`` (older recipes read as ``False``: they were built without it); 4 added
 ``max_flat_shift_levels`` (older recipes read as ``None``: their fallback saw natural images only);
 5 added ``compose_pointwise`` (older recipes read as ``"never"``); 6 made it a choice (version-5
-``true`` reads as ``"always"``, ``false`` as ``"never"``)."""
+``true`` reads as ``"always"``, ``false`` as ``"never"``); 7 added ``compose_max_grey_shift_levels``
+(older recipes read as ``None``: their choice was the bound's alone)."""
 VISIBLE_SHIFT_LEVELS = 8.0
 """A flat area's mean off by more than this many 8-bit levels (3 % of full scale) is a colour
 cast anyone sees side by side: the CLI warns, and the fallback keeps layers in float until flat
@@ -99,9 +100,17 @@ class Int8Recipe:
     """Compose each 1×1 conv with the convs whose sum it reads (exact,
     :func:`edge_sr.quant.passes.compose_pointwise_convs`), so the tensor between them is never
     quantised: ``"always"``, ``"never"``, or ``"auto"``: calibrate and refit both networks and keep
-    the one whose all-int8 network has the lower predicted drop bound on the held-out images.
-    Composition helps SPAN ch28, DSCLoRA and EFDN and hurts EFDN x2 and DSCF-Fused; ``auto`` costs
-    a second calibration and refit where the network has something to compose."""
+    the one whose all-int8 network has the lower predicted drop bound on the held-out images
+    (see ``compose_max_grey_shift_levels``).  Composition helps SPAN ch28, DSCLoRA and EFDN and
+    hurts EFDN x2 and DSCF-Fused; ``auto`` costs a second calibration and refit where the network
+    has something to compose."""
+    compose_max_grey_shift_levels: float | None = VISIBLE_SHIFT_LEVELS
+    """For ``compose_pointwise="auto"``: a network whose simulated mean output on flat greys sits
+    more than this many 8-bit levels from the float network's loses to one within it, whatever
+    their bounds.  The held-out bound cannot see a grey cast: all-int8 EFDN x2's two networks are
+    within 0.002 dB on it, yet composed its greys are 8.2 / 9.3 levels off (LiteRT / ExecuTorch
+    quantiser) against 4.2 / 5.2 apart, and it loses 0.05 / 0.10 dB more on Set14.  None: the
+    bound alone."""
     image_grid_io: bool = True
     weight_rounding: str = "refit"
     reconstruction_steps: int = 0
@@ -146,8 +155,10 @@ class Int8Recipe:
             raise OptionError(f"recipe: reconstruction_learning_rate {self.reconstruction_learning_rate}: expected a value in (0, 0.1]")
         if self.max_psnr_drop is not None and not 0.0 <= self.max_psnr_drop <= 10.0:
             raise OptionError(f"recipe: max_psnr_drop {self.max_psnr_drop}: expected a value in [0, 10] dB or None")
-        if self.max_flat_shift_levels is not None and not 0.0 < self.max_flat_shift_levels <= 255.0:
-            raise OptionError(f"recipe: max_flat_shift_levels {self.max_flat_shift_levels}: expected a value in (0, 255] levels or None")
+        for name in ("max_flat_shift_levels", "compose_max_grey_shift_levels"):
+            levels = getattr(self, name)
+            if levels is not None and not 0.0 < levels <= 255.0:
+                raise OptionError(f"recipe: {name} {levels}: expected a value in (0, 255] levels or None")
         if self.reference_psnr_db is not None and not 15.0 <= self.reference_psnr_db <= 60.0:
             raise OptionError(f"recipe: reference_psnr_db {self.reference_psnr_db}: expected a value in [15, 60] dB")
         if not isinstance(self.keep_float, tuple):
@@ -186,7 +197,8 @@ class Int8Recipe:
             fields.setdefault("compose_pointwise", "never")
         if fields.get("version") == 5 and isinstance(fields.get("compose_pointwise"), bool):
             fields["compose_pointwise"] = "always" if fields["compose_pointwise"] else "never"
-        if fields.get("version") in (1, 2, 3, 4, 5):
+        if fields.get("version") in (1, 2, 3, 4, 5, 6):
+            fields.setdefault("compose_max_grey_shift_levels", None)
             fields["version"] = RECIPE_VERSION
         try:
             fields["calibration"] = Calibration(**calibration)

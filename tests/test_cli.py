@@ -227,9 +227,15 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
     assert contract["quantization"]["recipe"]["calibration"]["images"] == 6
     (composition,) = [step for step in contract["quantization"]["steps"] if step["step"] == "compose-pointwise-convs"]
     bounds = composition["predicted_drop_bound_db"]
+    greys, limit = composition["grey_shift_levels"], composition["max_grey_shift_levels"]
     chosen = composition["chosen"]
-    assert chosen == min(bounds, key=bounds.get)
-    assert f"1×1 convs {'composed' if chosen == 'composed' else 'kept apart'}: all-int8 predicted drop ≤ {bounds[chosen]:.3f} dB" in out
+    (other,) = set(bounds) - {chosen}
+    assert limit == 8.0 and chosen == min(bounds, key=lambda name: (greys[name] > limit, bounds[name]))
+    assert (
+        f"1×1 convs {'composed' if chosen == 'composed' else 'kept apart'}: all-int8 predicted drop ≤ {bounds[chosen]:.3f} dB,"
+        f" {bounds[other]:.3f} {'composed' if other == 'composed' else 'apart'}; flat greys within {greys[chosen]:.1f} levels,"
+        f" {greys[other]:.1f} {'composed' if other == 'composed' else 'apart'} (limit 8)"
+    ) in out
     assert (tmp_path / "span-ch28.fp32.pte").is_file()
     sizes = contract["accuracy"]["artifact_bytes"]
     assert sizes["int8"] == (tmp_path / "span-ch28.int8.pte").stat().st_size

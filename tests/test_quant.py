@@ -368,7 +368,7 @@ def test_fallback_search_also_meets_a_second_condition():
     assert impossible == [row.label for row in ranking]
 
 
-def test_auto_composition_keeps_the_network_with_the_lower_held_out_bound(span, crops, div2k_lr):
+def test_auto_composition_keeps_the_network_with_the_lower_held_out_bound_and_no_grey_cast(span, crops, div2k_lr):
     from edge_sr.quant.flow import build_int8
     from edge_sr.quant.validation import validation_pairs
 
@@ -380,8 +380,10 @@ def test_auto_composition_keeps_the_network_with_the_lower_held_out_bound(span, 
     messages: list[str] = []
     auto = build_int8(span, recipe=cheap, progress=messages.append, **common)
     (step,) = [step for step in auto.report["steps"] if step["step"] == "compose-pointwise-convs"]
-    bounds = step["predicted_drop_bound_db"]
-    assert step["mode"] == "auto" and step["rewritten"] == 2 and set(bounds) == {"composed", "plain"}
+    bounds, greys = step["predicted_drop_bound_db"], step["grey_shift_levels"]
+    assert step["mode"] == "auto" and step["rewritten"] == 2 and set(bounds) == set(greys) == {"composed", "plain"}
+    # Neither network casts flat greys past the limit here, so the bound decides.
+    assert step["max_grey_shift_levels"] == 8.0 and max(greys.values()) < 8.0 and min(greys.values()) > 0
     assert step["chosen"] == min(bounds, key=bounds.get) and bounds["composed"] != bounds["plain"]
     assert auto.report["validation"]["all_int8_predicted_drop_bound_db"] == bounds[step["chosen"]]
     assert messages[:4] == [
@@ -411,6 +413,21 @@ def test_auto_composition_keeps_the_network_with_the_lower_held_out_bound(span, 
     assert step["chosen"] == "plain" and set(step["skipped"]) == {"composed"} and keeping.keep_float == [removed]
     with pytest.raises(OptionError, match="no layer 'block_99/conv2d'"):
         build_int8(span, recipe=dataclasses.replace(cheap, keep_float=("block_99/conv2d",)), **common)
+
+
+def test_a_grey_cast_outweighs_the_held_out_bound_in_the_composition_choice():
+    from edge_sr.quant.flow import choose_network
+
+    # All-int8 EFDN x2 with LiteRT's quantiser: within 0.002 dB on the bound, composed casts flat
+    # greys 8.2 levels off, and in the runtime it lost 0.313 dB on Set14 against 0.264 apart.
+    bounds, greys = {"composed": 0.3274, "plain": 0.3292}, {"composed": 8.153, "plain": 4.202}
+    assert choose_network(bounds, greys, max_grey_shift_levels=8.0) == "plain"
+    assert choose_network(bounds, greys, max_grey_shift_levels=None) == "composed"
+    assert choose_network(bounds, {}, max_grey_shift_levels=None) == "composed"
+    # With both networks on the same side of the limit, the bound decides.
+    assert choose_network(bounds, greys, max_grey_shift_levels=9.0) == "composed"
+    assert choose_network(bounds, greys, max_grey_shift_levels=4.0) == "composed"
+    assert choose_network({"composed": 0.41, "plain": 0.40}, {"composed": 2.0, "plain": 7.9}, max_grey_shift_levels=8.0) == "plain"
 
 
 def test_refit_and_fallback_on_the_held_out_set(span, crops, div2k_lr):

@@ -28,6 +28,7 @@ def test_recipe_round_trips_and_is_frozen():
         ({"percentile": 10.0}, "percentile"),
         ({"version": RECIPE_VERSION + 1}, f"version {RECIPE_VERSION + 1}"),
         ({"max_flat_shift_levels": 0.0}, "max_flat_shift_levels 0.0"),
+        ({"compose_max_grey_shift_levels": 300.0}, "compose_max_grey_shift_levels 300.0"),
         ({"calibration": {"crop_candidates": 0}}, "crop_candidates"),
         ({"calibration": {"bogus": 1}}, "bogus"),
         ({"reference_psnr_db": 5.0}, "reference_psnr_db 5.0"),
@@ -64,6 +65,7 @@ ADDED_IN_VERSION = {
     3: ("equalize", False),
     4: ("max_flat_shift_levels", None),  # their fallback looked at natural images only
     5: ("compose_pointwise", "never"),
+    7: ("compose_max_grey_shift_levels", None),  # version-6 `auto` chose on the held-out bound alone
 }
 """Each recipe field added after version 1, and what recipes written before it must read as: what
 they were built with, never a later default."""
@@ -105,9 +107,10 @@ def test_version_5_compose_flags_read_as_always_or_never():
 def test_each_added_field_defaults_to_the_new_behaviour():
     assert max([*ADDED_IN_VERSION, *CHANGED_IN_VERSION]) == RECIPE_VERSION
     default = Int8Recipe()
-    assert (default.calibration.crop_candidates, default.equalize, default.max_flat_shift_levels, default.compose_pointwise) == (
-        32, True, 8.0, "auto",
-    )
+    assert (
+        default.calibration.crop_candidates, default.equalize, default.max_flat_shift_levels, default.compose_pointwise,
+        default.compose_max_grey_shift_levels,
+    ) == (32, True, 8.0, "auto", 8.0)
     for path, value in ADDED_IN_VERSION.values():
         old_behaviour = _with_field(default, path, value)
         assert old_behaviour != default and Int8Recipe.from_json(old_behaviour.to_json()) == old_behaviour
