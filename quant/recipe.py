@@ -109,7 +109,7 @@ class Int8Recipe:
     more than this many 8-bit levels from the float network's loses to one within it, whatever
     their bounds.  The held-out bound cannot see a grey cast: all-int8 EFDN x2's two networks are
     within 0.002 dB on it, yet composed its greys are 8.2 / 9.3 levels off (LiteRT / ExecuTorch
-    quantiser) against 4.2 / 5.2 apart, and it loses 0.05 / 0.10 dB more on Set14.  None: the
+    quantiser) against 4.2 / 5.2 apart, and it loses 0.07 / 0.10 dB more on Set14.  None: the
     bound alone."""
     image_grid_io: bool = True
     weight_rounding: str = "refit"
