@@ -128,9 +128,7 @@ def build_int8(
     # 0.01 dB.  It cannot see a grey cast, which is what separates EFDN x2's two networks, so a
     # network with one loses first; quant/README.md lists the choices and the runtime's verdicts.
     grey_limit = recipe.compose_max_grey_shift_levels if len(calibrated) > 1 else None
-    greys = {} if grey_limit is None else {
-        name: grey_shift_levels(module, simulate(c.prepared).module) for name, c in calibrated.items()
-    }
+    greys = {} if grey_limit is None else {name: c.all_int8_greys for name, c in calibrated.items()}
     chosen_variant = choose_network(
         {name: c.all_int8.drop_bound_db for name, c in calibrated.items()}, greys, max_grey_shift_levels=grey_limit
     )
@@ -278,6 +276,8 @@ class _Calibrated:
     unrefitted_simulation: Simulation
     all_int8: NoiseFigures
     all_int8_flat: float | None
+    all_int8_greys: float
+    """:func:`grey_shift_levels` of the all-int8 network."""
     steps: list[dict[str, Any]]
 
 
@@ -313,10 +313,13 @@ def _calibrate(
         before = predictor.drop(unrefitted_simulation.module)
         prepared, refit_report = _refit_and_recalibrate(float_graph, quantizer, prepared, batches)
         steps.append({"step": "refit", "layers": refit_report.as_dict(), "predicted_drop_before_db": round(before, 4)})
-    all_int8, all_int8_flat = _measure(prepared, reference=module, predictor=predictor, flat_limit=flat_limit)
+    simulated = simulate(prepared).module
+    all_int8, greys = predictor.figures(simulated), grey_shift_levels(module, simulated)
+    all_int8_flat = None if flat_limit is None else max(greys, colour_shift_levels(module, simulated))
     return _Calibrated(
         float_graph=float_graph, unrefitted=unrefitted, prepared=prepared, quantizer=quantizer,
-        unrefitted_simulation=unrefitted_simulation, all_int8=all_int8, all_int8_flat=all_int8_flat, steps=steps,
+        unrefitted_simulation=unrefitted_simulation, all_int8=all_int8, all_int8_flat=all_int8_flat,
+        all_int8_greys=greys, steps=steps,
     )
 
 
@@ -335,10 +338,14 @@ def grey_shift_levels(reference: nn.Module, candidate: nn.Module) -> float:
     return flat_field({"float": reference, "int8": candidate})["int8"]["max_abs"]
 
 
+def colour_shift_levels(reference: nn.Module, candidate: nn.Module) -> float:
+    """:func:`grey_shift_levels` on the accuracy section's flat saturated colours."""
+    return flat_colours({"float": reference, "int8": candidate})["int8"]["max_abs"]
+
+
 def flat_shift_levels(reference: nn.Module, candidate: nn.Module) -> float:
     """:func:`grey_shift_levels` over flat greys and flat saturated colours."""
-    colours = flat_colours({"float": reference, "int8": candidate})["int8"]["max_abs"]
-    return max(grey_shift_levels(reference, candidate), colours)
+    return max(grey_shift_levels(reference, candidate), colour_shift_levels(reference, candidate))
 
 
 def _measure(
