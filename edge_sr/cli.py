@@ -159,6 +159,7 @@ def _recipe(args: argparse.Namespace):
         "crop": args.calib_crop,
         "crop_candidates": args.calib_candidates,
         "validation_images": args.validation_images,
+        "threads": args.calib_threads,
     }
     calibration = dataclasses.replace(calibration, **{k: v for k, v in overrides.items() if v is not None})
     changes: dict = {"calibration": calibration}
@@ -219,6 +220,11 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
                        help="each crop is the most detailed of N seeded positions in its image (default 32; 1 = random crops)")
     group.add_argument("--validation-images", type=int, help="held-out images the fallback is decided on (default 12)")
     group.add_argument("--calib-method", choices=RANGE_ESTIMATORS, help="activation range estimator (default mse)")
+    group.add_argument(
+        "--calib-threads", type=int, metavar="N",
+        help="PyTorch threads the quantisation runs on (default 1: the same artifact on any core count; "
+        "N is faster and reproducible only on N threads)",
+    )
     group.add_argument(
         "--no-equalize", action="store_true",
         help="skip the exact per-channel activation equalisation (on by default; see edge_sr.quant.equalize)",

@@ -18,6 +18,8 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,15 +127,26 @@ def _quantized_linear(a: torch.Tensor, b: torch.Tensor):
 _INT8_GEMMS = (_int_mm, _quantized_linear)
 
 
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Run the block on ``threads`` PyTorch intra-op threads (None: as many as now), then restore
+    the caller's count; yields the count in force."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
 def matmul_ceiling(threads: int, *, size: int = PROBE_SIZE, seconds: float = 1.0) -> Ceiling:
     """Best-of-runs GMAC/s of a ``size``³ fp32 and int8 matrix multiply on ``threads`` threads.
 
     The int8 figure is the fastest of the int8 GEMMs PyTorch has here (``method`` names it, with
     the quantised engine), or None when it has none.
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         generator = torch.Generator().manual_seed(0)
         a = torch.randn(size, size, generator=generator)
         b = torch.randn(size, size, generator=generator)
@@ -149,8 +162,6 @@ def matmul_ceiling(threads: int, *, size: int = PROBE_SIZE, seconds: float = 1.0
                 continue  # this build lacks that kernel; the others still count
             if int8 is None or rate > int8:
                 int8, int8_name = rate, name
-    finally:
-        torch.set_num_threads(previous)
     return Ceiling(threads=threads, fp32_gmacs=fp32, int8_gmacs=int8,
                    method=f"best of >=3 runs of a {size}x{size}x{size} GEMM; fp32: torch.mm; int8: {int8_name}")
 

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from edge_sr.machine import torch_threads
 from edge_sr.quant import pt2e
 from edge_sr.quant.accuracy import flat_colours, flat_field
 from edge_sr.quant.equalize import EQUALIZE_FP32, equalize_activations
@@ -75,191 +76,194 @@ def build_int8(
     analyze_layers: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Int8Build:
-    """Quantise ``module`` (deploy form) for one target; see the module docstring for the steps."""
-    say = progress or (lambda _message: None)
-    report: dict[str, Any] = {"recipe": recipe.to_dict(), "steps": []}
-    started, cpu_started = time.perf_counter(), time.process_time()
-    if recipe.fold_normalization:
-        folded, did_fold = fold_input_normalization(module)
-        if did_fold:
-            diff = check_fold(module, folded, sample)
-            report["steps"].append({"step": "fold-normalization", "max_abs_diff": diff, "tolerance": FOLD_FP32.name})
-            module = folded
-    exported = pt2e.export_for_quantization(module, sample, dynamic_shapes=dynamic_shapes)
-    report["steps"].append({"step": "split-concat-conv", "tolerance": "quant-prepare-fp32"})
-    for graph_pass in graph_passes:
-        count = graph_pass(exported)
-        report["steps"].append({"step": graph_pass.__name__.replace("_", "-"), "rewritten": count})
-    if graph_passes:
-        diff = verify_equivalent(module, exported, sample, tolerance=QUANT_PREPARE_FP32, what="the target's graph rewrites")
-        report["steps"][-1]["max_abs_diff"] = diff
-    variants = {"plain": exported}
-    compose_step: dict[str, Any] | None = None
-    if recipe.compose_pointwise != "never":
-        composed = copy.deepcopy(exported)
-        count = compose_pointwise_convs(composed)
-        diff = verify_equivalent(module, composed, sample, tolerance=QUANT_PREPARE_FP32, what="pointwise conv composition")
-        compose_step = {
-            "step": "compose-pointwise-convs", "mode": recipe.compose_pointwise, "rewritten": count,
-            "max_abs_diff": diff, "tolerance": QUANT_PREPARE_FP32.name,
-        }
-        report["steps"].append(compose_step)
-        if count and recipe.compose_pointwise == "always":
-            variants = {"composed": composed}
-        elif count:
-            variants = {"composed": composed, "plain": exported}
-    keep = set(recipe.keep_float)
-    resolvable = {name: graph for name, graph in variants.items() if keep <= set(pt2e.layer_labels(graph).values())}
-    if not resolvable:
-        pt2e.check_keep_float(pt2e.layer_labels(next(iter(variants.values()))), keep)  # raises, naming the labels
+    """Quantise ``module`` (deploy form) for one target; see the module docstring for the steps.
 
-    reference_psnr_db = recipe.reference_psnr_for(scale)
-    predictor = DropPredictor.measure(module, validation, scale=scale, reference_psnr_db=reference_psnr_db)
-    flat_limit = recipe.max_flat_shift_levels if recipe.max_psnr_drop is not None else None
-    calibrated = {}
-    for name, graph in resolvable.items():
-        which = f" ({'1×1 convs composed' if name == 'composed' else '1×1 convs apart'})" if len(resolvable) > 1 else ""
-        calibrated[name] = _calibrate(
-            module, graph, recipe=recipe, target_quantizer=quantizer_factory(), batches=batches, sample=sample,
-            predictor=predictor, flat_limit=flat_limit, progress=say, which=which,
-        )
-    # Composition lowers SPAN ch28's, DSCLoRA's and EFDN's drop and raises EFDN x2's and
-    # DSCF-Fused's.  The held-out bound chooses right where the two differ by more than about
-    # 0.01 dB.  It cannot see a grey cast, which is what separates EFDN x2's two networks, so a
-    # network with one loses first; quant/README.md lists the choices and the runtime's verdicts.
-    grey_limit = recipe.compose_max_grey_shift_levels if len(calibrated) > 1 else None
-    greys = {} if grey_limit is None else {name: c.all_int8_greys for name, c in calibrated.items()}
-    chosen_variant = choose_network(
-        {name: c.all_int8.drop_bound_db for name, c in calibrated.items()}, greys, max_grey_shift_levels=grey_limit
-    )
-    if compose_step is not None:
-        compose_step["chosen"] = chosen_variant
-        compose_step["predicted_drop_bound_db"] = {name: round(c.all_int8.drop_bound_db, 4) for name, c in calibrated.items()}
-        if greys:
-            compose_step["max_grey_shift_levels"] = grey_limit
-            compose_step["grey_shift_levels"] = {name: round(levels, 3) for name, levels in greys.items()}
-        if len(resolvable) < len(variants):
-            compose_step["skipped"] = {name: "keep_float names a layer it does not have" for name in variants if name not in resolvable}
-    chosen = calibrated[chosen_variant]
-    del calibrated
-    report["steps"].extend(chosen.steps)
-    float_graph, unrefitted, prepared, quantizer = chosen.float_graph, chosen.unrefitted, chosen.prepared, chosen.quantizer
-    unrefitted_simulation, all_int8, all_int8_flat = chosen.unrefitted_simulation, chosen.all_int8, chosen.all_int8_flat
-    labels = pt2e.layer_labels(float_graph)
-    by_label = {label: node for node, label in labels.items()}
-    over_budget = recipe.max_psnr_drop is not None and (
-        all_int8.drop_bound_db > recipe.max_psnr_drop or (flat_limit is not None and all_int8_flat > flat_limit)
-    )
+    Runs on the recipe's ``calibration.threads`` PyTorch threads, the caller's count restored after."""
+    with torch_threads(recipe.calibration.threads) as threads:
+        say = progress or (lambda _message: None)
+        report: dict[str, Any] = {"recipe": recipe.to_dict(), "threads": threads, "steps": []}
+        started, cpu_started = time.perf_counter(), time.process_time()
+        if recipe.fold_normalization:
+            folded, did_fold = fold_input_normalization(module)
+            if did_fold:
+                diff = check_fold(module, folded, sample)
+                report["steps"].append({"step": "fold-normalization", "max_abs_diff": diff, "tolerance": FOLD_FP32.name})
+                module = folded
+        exported = pt2e.export_for_quantization(module, sample, dynamic_shapes=dynamic_shapes)
+        report["steps"].append({"step": "split-concat-conv", "tolerance": "quant-prepare-fp32"})
+        for graph_pass in graph_passes:
+            count = graph_pass(exported)
+            report["steps"].append({"step": graph_pass.__name__.replace("_", "-"), "rewritten": count})
+        if graph_passes:
+            diff = verify_equivalent(module, exported, sample, tolerance=QUANT_PREPARE_FP32, what="the target's graph rewrites")
+            report["steps"][-1]["max_abs_diff"] = diff
+        variants = {"plain": exported}
+        compose_step: dict[str, Any] | None = None
+        if recipe.compose_pointwise != "never":
+            composed = copy.deepcopy(exported)
+            count = compose_pointwise_convs(composed)
+            diff = verify_equivalent(module, composed, sample, tolerance=QUANT_PREPARE_FP32, what="pointwise conv composition")
+            compose_step = {
+                "step": "compose-pointwise-convs", "mode": recipe.compose_pointwise, "rewritten": count,
+                "max_abs_diff": diff, "tolerance": QUANT_PREPARE_FP32.name,
+            }
+            report["steps"].append(compose_step)
+            if count and recipe.compose_pointwise == "always":
+                variants = {"composed": composed}
+            elif count:
+                variants = {"composed": composed, "plain": exported}
+        keep = set(recipe.keep_float)
+        resolvable = {name: graph for name, graph in variants.items() if keep <= set(pt2e.layer_labels(graph).values())}
+        if not resolvable:
+            pt2e.check_keep_float(pt2e.layer_labels(next(iter(variants.values()))), keep)  # raises, naming the labels
 
-    def reconstructed(network: str, prepared: fx.GraphModule, float_graph: fx.GraphModule, before: tuple[NoiseFigures, float | None]):
-        say(f"reconstructing the output of the {network} network ({recipe.reconstruction_steps} steps)")
-        *result, step = _reconstruct_checked(
-            prepared, float_graph, before=before, reference=module, teacher=unrefitted,
-            batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit, progress=say,
-        )
-        report["steps"].append({**step, "network": network})
-        return *result, step["accepted"]
-
-    reconstructed_all_int8 = False
-    # Over budget, the all-int8 network is not what ships: its training would be thrown away, so
-    # only the fallback's chosen candidate is trained (below).
-    if recipe.reconstruction_steps and not over_budget:
-        prepared, float_graph, (all_int8, all_int8_flat), reconstructed_all_int8 = reconstructed(
-            "all-int8", prepared, float_graph, (all_int8, all_int8_flat)
-        )
-    report["validation"] = {
-        "images": [pair.name for pair in validation],
-        "protocol": "Y PSNR (MATLAB-rounded), border = scale; HR = held-out DIV2K LR images, LR = their bicubic downscale",
-        "float_psnr_db": round(predictor.float_psnr_db, 4),
-        "all_int8_psnr_db": round(all_int8.psnr_db, 4),
-        "all_int8_drop_db": round(predictor.float_psnr_db - all_int8.psnr_db, 4),
-        "all_int8_output_noise_psnr_db": round(all_int8.noise_psnr_db, 3),
-        "reference_psnr_db": reference_psnr_db,
-        "all_int8_predicted_drop_db": round(all_int8.drop_db, 4),
-        "all_int8_predicted_drop_bound_db": round(all_int8.drop_bound_db, 4),
-        "all_int8_reconstructed": reconstructed_all_int8,
-    }
-    if flat_limit is not None:
-        report["validation"]["all_int8_flat_shift_levels"] = round(all_int8_flat, 3)
-    ranking = None
-    if analyze_layers or over_budget:
-        say("ranking layers by sensitivity")
-        # The fallback orders by the cost quantised alone, measured with the original weights:
-        # in the refitted network later convs compensate for earlier layers' noise, which makes
-        # those layers look free, while a candidate keeps its later convs float and unrefitted.
-        # What each layer gains kept float alone is measured only when asked for (2× the work).
-        ranked = unrefitted_simulation if over_budget else simulate(prepared)
-        if analyze_layers and not over_budget:
-            report["validation"].update(_clipping_share(ranked, predictor))
-        _, ranking = analyze(ranked, predictor.drop, float_alone=analyze_layers)
-        report["sensitivity"] = [row.as_dict() for row in ranking]
-        report["sensitivity_weights"] = "original" if ranked is unrefitted_simulation else "as converted"
-    if over_budget:
-        say("searching the float fallback")
-        kept_by_recipe = frozenset(keep)
-        rebuilt: dict[frozenset[str], tuple[NoiseFigures, float | None, fx.GraphModule, Any, fx.GraphModule]] = {}
-
-        def drop_bound_keeping(extra: frozenset[str]) -> float:
-            nodes = {by_label[label] for label in kept_by_recipe | extra}
-            # Each candidate is refitted from the original weights for its own quantisation
-            # points: a refit for the all-int8 network compensates for upstream noise that a
-            # candidate with float layers upstream no longer has, and so adds error there.
-            graph = copy.deepcopy(unrefitted)
-            candidate = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=nodes)
-            candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
-            if recipe.weight_rounding == "refit":
-                candidate_prepared, _ = _refit_and_recalibrate(graph, candidate, candidate_prepared, batches)
-            figures, flat = _measure(candidate_prepared, reference=module, predictor=predictor, flat_limit=flat_limit)
-            rebuilt[extra] = (figures, flat, candidate_prepared, candidate, graph)
-            return figures.drop_bound_db
-
-        def flat_within_limit(extra: frozenset[str]) -> bool:
-            flat = rebuilt[extra][1]
-            return flat is None or flat <= flat_limit
-
-        chosen, final = fallback_search(
-            drop_bound_keeping, max_drop=recipe.max_psnr_drop, ranking=ranking, all_int8_drop=all_int8.drop_bound_db,
-            also_required=flat_within_limit if flat_limit is not None else None,
-        )
-        if frozenset(chosen) not in rebuilt:
-            drop_bound_keeping(frozenset(chosen))
-        chosen_figures, chosen_flat, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
-        keep |= set(chosen)
-        reconstructed_candidate = False
-        if recipe.reconstruction_steps:
-            prepared, float_graph, (chosen_figures, chosen_flat), reconstructed_candidate = reconstructed(
-                "fallback candidate", prepared, float_graph, (chosen_figures, chosen_flat)
+        reference_psnr_db = recipe.reference_psnr_for(scale)
+        predictor = DropPredictor.measure(module, validation, scale=scale, reference_psnr_db=reference_psnr_db)
+        flat_limit = recipe.max_flat_shift_levels if recipe.max_psnr_drop is not None else None
+        calibrated = {}
+        for name, graph in resolvable.items():
+            which = f" ({'1×1 convs composed' if name == 'composed' else '1×1 convs apart'})" if len(resolvable) > 1 else ""
+            calibrated[name] = _calibrate(
+                module, graph, recipe=recipe, target_quantizer=quantizer_factory(), batches=batches, sample=sample,
+                predictor=predictor, flat_limit=flat_limit, progress=say, which=which,
             )
-            final = chosen_figures.drop_bound_db
-        report["fallback"] = {
-            "max_psnr_drop_db": recipe.max_psnr_drop,
+        # Composition lowers SPAN ch28's, DSCLoRA's and EFDN's drop and raises EFDN x2's and
+        # DSCF-Fused's.  The held-out bound chooses right where the two differ by more than about
+        # 0.01 dB.  It cannot see a grey cast, which is what separates EFDN x2's two networks, so a
+        # network with one loses first; quant/README.md lists the choices and the runtime's verdicts.
+        grey_limit = recipe.compose_max_grey_shift_levels if len(calibrated) > 1 else None
+        greys = {} if grey_limit is None else {name: c.all_int8_greys for name, c in calibrated.items()}
+        chosen_variant = choose_network(
+            {name: c.all_int8.drop_bound_db for name, c in calibrated.items()}, greys, max_grey_shift_levels=grey_limit
+        )
+        if compose_step is not None:
+            compose_step["chosen"] = chosen_variant
+            compose_step["predicted_drop_bound_db"] = {name: round(c.all_int8.drop_bound_db, 4) for name, c in calibrated.items()}
+            if greys:
+                compose_step["max_grey_shift_levels"] = grey_limit
+                compose_step["grey_shift_levels"] = {name: round(levels, 3) for name, levels in greys.items()}
+            if len(resolvable) < len(variants):
+                compose_step["skipped"] = {name: "keep_float names a layer it does not have" for name in variants if name not in resolvable}
+        chosen = calibrated[chosen_variant]
+        del calibrated
+        report["steps"].extend(chosen.steps)
+        float_graph, unrefitted, prepared, quantizer = chosen.float_graph, chosen.unrefitted, chosen.prepared, chosen.quantizer
+        unrefitted_simulation, all_int8, all_int8_flat = chosen.unrefitted_simulation, chosen.all_int8, chosen.all_int8_flat
+        labels = pt2e.layer_labels(float_graph)
+        by_label = {label: node for node, label in labels.items()}
+        over_budget = recipe.max_psnr_drop is not None and (
+            all_int8.drop_bound_db > recipe.max_psnr_drop or (flat_limit is not None and all_int8_flat > flat_limit)
+        )
+
+        def reconstructed(network: str, prepared: fx.GraphModule, float_graph: fx.GraphModule, before: tuple[NoiseFigures, float | None]):
+            say(f"reconstructing the output of the {network} network ({recipe.reconstruction_steps} steps)")
+            *result, step = _reconstruct_checked(
+                prepared, float_graph, before=before, reference=module, teacher=unrefitted,
+                batches=batches, recipe=recipe, predictor=predictor, flat_limit=flat_limit, progress=say,
+            )
+            report["steps"].append({**step, "network": network})
+            return *result, step["accepted"]
+
+        reconstructed_all_int8 = False
+        # Over budget, the all-int8 network is not what ships: its training would be thrown away, so
+        # only the fallback's chosen candidate is trained (below).
+        if recipe.reconstruction_steps and not over_budget:
+            prepared, float_graph, (all_int8, all_int8_flat), reconstructed_all_int8 = reconstructed(
+                "all-int8", prepared, float_graph, (all_int8, all_int8_flat)
+            )
+        report["validation"] = {
+            "images": [pair.name for pair in validation],
+            "protocol": "Y PSNR (MATLAB-rounded), border = scale; HR = held-out DIV2K LR images, LR = their bicubic downscale",
+            "float_psnr_db": round(predictor.float_psnr_db, 4),
+            "all_int8_psnr_db": round(all_int8.psnr_db, 4),
+            "all_int8_drop_db": round(predictor.float_psnr_db - all_int8.psnr_db, 4),
+            "all_int8_output_noise_psnr_db": round(all_int8.noise_psnr_db, 3),
             "reference_psnr_db": reference_psnr_db,
-            "max_flat_shift_levels": flat_limit,
-            "kept_float": sorted(chosen),
-            "predicted_drop_db": round(chosen_figures.drop_db, 4),
-            "predicted_drop_bound_db": round(final, 4),
-            "flat_shift_levels": None if chosen_flat is None else round(chosen_flat, 3),
-            "met": final <= recipe.max_psnr_drop and (chosen_flat is None or chosen_flat <= flat_limit),
-            "reconstructed": reconstructed_candidate,
-            "rebuilds": len(rebuilt),
-            "trials": [
-                {
-                    "kept_float": len(kept_by_recipe | extra), "predicted_drop_db": round(trial[0].drop_db, 4),
-                    "predicted_drop_bound_db": round(trial[0].drop_bound_db, 4),
-                    **({} if trial[1] is None else {"flat_shift_levels": round(trial[1], 3)}),
-                }
-                for extra, trial in rebuilt.items()
-            ],
+            "all_int8_predicted_drop_db": round(all_int8.drop_db, 4),
+            "all_int8_predicted_drop_bound_db": round(all_int8.drop_bound_db, 4),
+            "all_int8_reconstructed": reconstructed_all_int8,
         }
-    report["unquantised_by_target"] = pt2e.unquantised_by_target(prepared, labels, {by_label[label] for label in keep})
-    converted = pt2e.convert(prepared, fold_quantize=fold_quantize)
-    report["seconds"] = round(time.perf_counter() - started, 2)
-    # Wall time includes any time the process waited for the cores; CPU time (all threads) does not.
-    report["cpu_seconds"] = round(time.process_time() - cpu_started, 2)
-    return Int8Build(
-        converted=converted, float_graph=float_graph, quantizer=quantizer,
-        keep_float=sorted(keep), report=report, prepared=prepared,
-    )
+        if flat_limit is not None:
+            report["validation"]["all_int8_flat_shift_levels"] = round(all_int8_flat, 3)
+        ranking = None
+        if analyze_layers or over_budget:
+            say("ranking layers by sensitivity")
+            # The fallback orders by the cost quantised alone, measured with the original weights:
+            # in the refitted network later convs compensate for earlier layers' noise, which makes
+            # those layers look free, while a candidate keeps its later convs float and unrefitted.
+            # What each layer gains kept float alone is measured only when asked for (2× the work).
+            ranked = unrefitted_simulation if over_budget else simulate(prepared)
+            if analyze_layers and not over_budget:
+                report["validation"].update(_clipping_share(ranked, predictor))
+            _, ranking = analyze(ranked, predictor.drop, float_alone=analyze_layers)
+            report["sensitivity"] = [row.as_dict() for row in ranking]
+            report["sensitivity_weights"] = "original" if ranked is unrefitted_simulation else "as converted"
+        if over_budget:
+            say("searching the float fallback")
+            kept_by_recipe = frozenset(keep)
+            rebuilt: dict[frozenset[str], tuple[NoiseFigures, float | None, fx.GraphModule, Any, fx.GraphModule]] = {}
+
+            def drop_bound_keeping(extra: frozenset[str]) -> float:
+                nodes = {by_label[label] for label in kept_by_recipe | extra}
+                # Each candidate is refitted from the original weights for its own quantisation
+                # points: a refit for the all-int8 network compensates for upstream noise that a
+                # candidate with float layers upstream no longer has, and so adds error there.
+                graph = copy.deepcopy(unrefitted)
+                candidate = pt2e.RecipeQuantizer(quantizer_factory(), recipe=recipe, keep=nodes)
+                candidate_prepared = pt2e.prepare_and_calibrate(graph, candidate, batches)
+                if recipe.weight_rounding == "refit":
+                    candidate_prepared, _ = _refit_and_recalibrate(graph, candidate, candidate_prepared, batches)
+                figures, flat = _measure(candidate_prepared, reference=module, predictor=predictor, flat_limit=flat_limit)
+                rebuilt[extra] = (figures, flat, candidate_prepared, candidate, graph)
+                return figures.drop_bound_db
+
+            def flat_within_limit(extra: frozenset[str]) -> bool:
+                flat = rebuilt[extra][1]
+                return flat is None or flat <= flat_limit
+
+            chosen, final = fallback_search(
+                drop_bound_keeping, max_drop=recipe.max_psnr_drop, ranking=ranking, all_int8_drop=all_int8.drop_bound_db,
+                also_required=flat_within_limit if flat_limit is not None else None,
+            )
+            if frozenset(chosen) not in rebuilt:
+                drop_bound_keeping(frozenset(chosen))
+            chosen_figures, chosen_flat, prepared, quantizer, float_graph = rebuilt[frozenset(chosen)]
+            keep |= set(chosen)
+            reconstructed_candidate = False
+            if recipe.reconstruction_steps:
+                prepared, float_graph, (chosen_figures, chosen_flat), reconstructed_candidate = reconstructed(
+                    "fallback candidate", prepared, float_graph, (chosen_figures, chosen_flat)
+                )
+                final = chosen_figures.drop_bound_db
+            report["fallback"] = {
+                "max_psnr_drop_db": recipe.max_psnr_drop,
+                "reference_psnr_db": reference_psnr_db,
+                "max_flat_shift_levels": flat_limit,
+                "kept_float": sorted(chosen),
+                "predicted_drop_db": round(chosen_figures.drop_db, 4),
+                "predicted_drop_bound_db": round(final, 4),
+                "flat_shift_levels": None if chosen_flat is None else round(chosen_flat, 3),
+                "met": final <= recipe.max_psnr_drop and (chosen_flat is None or chosen_flat <= flat_limit),
+                "reconstructed": reconstructed_candidate,
+                "rebuilds": len(rebuilt),
+                "trials": [
+                    {
+                        "kept_float": len(kept_by_recipe | extra), "predicted_drop_db": round(trial[0].drop_db, 4),
+                        "predicted_drop_bound_db": round(trial[0].drop_bound_db, 4),
+                        **({} if trial[1] is None else {"flat_shift_levels": round(trial[1], 3)}),
+                    }
+                    for extra, trial in rebuilt.items()
+                ],
+            }
+        report["unquantised_by_target"] = pt2e.unquantised_by_target(prepared, labels, {by_label[label] for label in keep})
+        converted = pt2e.convert(prepared, fold_quantize=fold_quantize)
+        report["seconds"] = round(time.perf_counter() - started, 2)
+        # Wall time includes any time the process waited for the cores; CPU time (all threads) does not.
+        report["cpu_seconds"] = round(time.process_time() - cpu_started, 2)
+        return Int8Build(
+            converted=converted, float_graph=float_graph, quantizer=quantizer,
+            keep_float=sorted(keep), report=report, prepared=prepared,
+        )
 
 
 @dataclass

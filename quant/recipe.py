@@ -14,13 +14,14 @@ from typing import Any
 from edge_sr.errors import OptionError
 
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
-RECIPE_VERSION = 7
+RECIPE_VERSION = 8
 """2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops);
 3 added ``equalize`` (older recipes read as ``False``: they were built without it); 4 added
 ``max_flat_shift_levels`` (older recipes read as ``None``: their fallback saw natural images only);
 5 added ``compose_pointwise`` (older recipes read as ``"never"``); 6 made it a choice (version-5
 ``true`` reads as ``"always"``, ``false`` as ``"never"``); 7 added ``compose_max_grey_shift_levels``
-(older recipes read as ``None``: their choice was the bound's alone)."""
+(older recipes read as ``None``: their choice was the bound's alone); 8 added
+``calibration.threads`` (older recipes read as ``None``: built on the process's thread count)."""
 VISIBLE_SHIFT_LEVELS = 8.0
 """A flat area's mean off by more than this many 8-bit levels (3 % of full scale) is a colour
 cast anyone sees side by side: the CLI warns, and the fallback keeps layers in float until flat
@@ -59,6 +60,13 @@ class Calibration:
     """Each crop is the most detailed of this many seeded positions in its image; 1 = random
     crops.  Measured on all-int8 ESPAN in simulation: 32 took the Set14 / Urban100 (first 25)
     drop from 0.30 / 0.31 to 0.23 / 0.24 dB and its worst Urban100 image from 3.4 to 2.2 dB."""
+    threads: int | None = 1
+    """PyTorch threads the whole build (:func:`edge_sr.quant.flow.build_int8`: calibration, refit,
+    fallback, reconstruction) runs on.  Its float sums are split by thread, so the artifact
+    follows this count: on two threads EFDN x2's LiteRT build calibrated to other ranges than on
+    one and kept a different network.  1 gives the same artifact on any machine's core count (for
+    a given CPU and library versions); more is faster and reproducible only on that many.  None:
+    the process's count."""
 
     def __post_init__(self) -> None:
         if self.images < 1 or self.crop < 8:
@@ -67,6 +75,8 @@ class Calibration:
             raise OptionError(f"calibration: expected crop_candidates in 1..1024, found {self.crop_candidates}")
         if self.validation_images < 1:
             raise OptionError(f"calibration: expected validation_images >= 1, found {self.validation_images}")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise OptionError(f"calibration: expected threads in 1..1024 or None, found {self.threads}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +209,8 @@ class Int8Recipe:
             fields["compose_pointwise"] = "always" if fields["compose_pointwise"] else "never"
         if fields.get("version") in (1, 2, 3, 4, 5, 6):
             fields.setdefault("compose_max_grey_shift_levels", None)
+        if fields.get("version") in (1, 2, 3, 4, 5, 6, 7):
+            calibration.setdefault("threads", None)
             fields["version"] = RECIPE_VERSION
         try:
             fields["calibration"] = Calibration(**calibration)

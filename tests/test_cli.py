@@ -225,6 +225,7 @@ def test_convert_int8_prints_the_accuracy_table(capsys, tmp_path, zoo_dir, data_
     assert fp32_y == pytest.approx(31.712, abs=0.01) and drop_y == pytest.approx(fp32_y - int8_y, abs=2e-3)
     contract = json.loads((tmp_path / "span-ch28.int8.pte.contract.json").read_text())
     assert contract["quantization"]["recipe"]["calibration"]["images"] == 6
+    assert contract["quantization"]["recipe"]["calibration"]["threads"] == contract["quantization"]["threads"] == 1
     (composition,) = [step for step in contract["quantization"]["steps"] if step["step"] == "compose-pointwise-convs"]
     bounds = composition["predicted_drop_bound_db"]
     greys, limit = composition["grey_shift_levels"], composition["max_grey_shift_levels"]
@@ -320,6 +321,8 @@ def test_recipe_options_switch_off_the_exact_rewrites():
     off = _recipe(build_parser().parse_args([*convert, "--compose-pointwise", "never", "--no-equalize"]))
     assert off == dataclasses.replace(default, compose_pointwise="never", equalize=False)
     assert _recipe(build_parser().parse_args([*convert, "--compose-pointwise", "always"])).compose_pointwise == "always"
+    assert default.calibration.threads == 1
+    assert _recipe(build_parser().parse_args([*convert, "--calib-threads", "2"])).calibration.threads == 2
 
 
 def test_int8_bad_options_are_one_line(capsys, tmp_path, zoo_dir):
@@ -333,6 +336,8 @@ def test_int8_bad_options_are_one_line(capsys, tmp_path, zoo_dir):
     assert_one_line_error(code, err, "max_flat_shift_levels -1.0")
     code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--calib", tmp_path / "nowhere", "-o", tmp_path)
     assert_one_line_error(code, err, "nowhere", "calibration images")
+    code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--calib-threads", 0, "-o", tmp_path)
+    assert_one_line_error(code, err, "threads in 1..1024 or None, found 0")
     code, _, err = run_cli(capsys, "convert", "span-ch28", "--target", "executorch", "--precision", "int8", "--keep-float", "made/up", "--calib-images", 2, "--calib-crop", 32, "-o", tmp_path)
     assert_one_line_error(code, err, "no layer 'made/up'")
     assert list(tmp_path.iterdir()) == []

@@ -415,6 +415,34 @@ def test_auto_composition_keeps_the_network_with_the_lower_held_out_bound_and_no
         build_int8(span, recipe=dataclasses.replace(cheap, keep_float=("block_99/conv2d",)), **common)
 
 
+def test_a_build_runs_on_the_recipes_threads_and_restores_the_callers(span, crops, div2k_lr):
+    # Calibration and refit sum in float, split by thread: EFDN x2's LiteRT build calibrated on two
+    # threads kept another network than on one.  The recipe's count holds for the whole build.
+    from edge_sr.machine import torch_threads
+    from edge_sr.quant.flow import build_int8
+    from edge_sr.quant.validation import validation_pairs
+
+    seen: list[int] = []
+
+    def record_threads(graph):
+        seen.append(torch.get_num_threads())
+        return decompose_silu(graph)
+
+    common = dict(
+        quantizer_factory=_xnnpack, sample=crops[0], dynamic_shapes=_dims(), batches=crops[:2],
+        validation=validation_pairs(div2k_lr, scale=4, calibration_count=6, count=1), scale=4, graph_passes=(record_threads,),
+    )
+    cheap = Int8Recipe(range_estimator="minmax", max_psnr_drop=None, compose_pointwise="never", weight_rounding="nearest",
+                       equalize=False, calibration=SMALL)
+    assert cheap.calibration.threads == 1
+    with torch_threads(2):
+        pinned = build_int8(span, recipe=cheap, **common)
+        assert torch.get_num_threads() == 2
+        callers = build_int8(span, recipe=dataclasses.replace(cheap, calibration=dataclasses.replace(SMALL, threads=None)), **common)
+    assert seen == [1, 2] and (pinned.report["threads"], callers.report["threads"]) == (1, 2)
+    # That the pinned build is the one-thread build to the byte: the repeat test below.
+
+
 def test_a_grey_cast_outweighs_the_held_out_bound_in_the_composition_choice():
     from edge_sr.quant.flow import choose_network
 
@@ -676,11 +704,14 @@ def test_onnx_int8_is_uint8_qdq_that_onnxruntime_runs_exactly(int8_artifacts):
 
 @pytest.mark.parametrize("target", ("executorch", "tflite", "onnx"))
 def test_int8_conversion_is_byte_identical_when_repeated(target, int8_artifacts, tmp_path):
-    # Calibration crops, refit, reconstruction and every converter are seeded or order-stable: a
-    # second run of the same command in the same process gives the same file.  (CoreML: across processes, in
-    # test_cli.py.)
+    # Calibration crops, refit, reconstruction and every converter are seeded or order-stable, and
+    # the build runs on the recipe's one thread: a second run of the same command, in the same
+    # process set to two threads, gives the same file.  (CoreML: across processes, in test_cli.py.)
+    from edge_sr.machine import torch_threads
+
     first = int8_artifacts(target)
-    again = convert_model(edge_sr.load("span-ch28"), target=target, spec=_artifact_spec(), output_dir=tmp_path)
+    with torch_threads(2):
+        again = convert_model(edge_sr.load("span-ch28"), target=target, spec=_artifact_spec(), output_dir=tmp_path)
     assert hashlib.sha256(again.artifact.read_bytes()).hexdigest() == hashlib.sha256(first.artifact.read_bytes()).hexdigest()
 
 
