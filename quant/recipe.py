@@ -22,6 +22,15 @@ RECIPE_VERSION = 8
 ``true`` reads as ``"always"``, ``false`` as ``"never"``); 7 added ``compose_max_grey_shift_levels``
 (older recipes read as ``None``: their choice was the bound's alone); 8 added
 ``calibration.threads`` (older recipes read as ``None``: built on the process's thread count)."""
+_ADDED_FIELDS = (
+    (2, True, "crop_candidates", 1),
+    (3, False, "equalize", False),
+    (4, False, "max_flat_shift_levels", None),
+    (5, False, "compose_pointwise", "never"),
+    (7, False, "compose_max_grey_shift_levels", None),
+    (8, True, "threads", None),
+)
+"""``(version that added it, a ``calibration`` field?, field, what older recipes were built with)``."""
 VISIBLE_SHIFT_LEVELS = 8.0
 """A flat area's mean off by more than this many 8-bit levels (3 % of full scale) is a colour
 cast anyone sees side by side: the CLI warns, and the fallback keeps layers in float until flat
@@ -197,20 +206,13 @@ class Int8Recipe:
             raise OptionError(f"expected an {RECIPE_SCHEMA} int8 recipe, found schema {data.get('schema')!r} kind {data.get('kind')!r}")
         fields = {k: v for k, v in data.items() if k not in ("schema", "kind")}
         calibration = dict(fields.get("calibration", {}))
-        if fields.get("version") == 1:
-            calibration.setdefault("crop_candidates", 1)
-        if fields.get("version") in (1, 2):
-            fields.setdefault("equalize", False)
-        if fields.get("version") in (1, 2, 3):
-            fields.setdefault("max_flat_shift_levels", None)
-        if fields.get("version") in (1, 2, 3, 4):
-            fields.setdefault("compose_pointwise", "never")
-        if fields.get("version") == 5 and isinstance(fields.get("compose_pointwise"), bool):
-            fields["compose_pointwise"] = "always" if fields["compose_pointwise"] else "never"
-        if fields.get("version") in (1, 2, 3, 4, 5, 6):
-            fields.setdefault("compose_max_grey_shift_levels", None)
-        if fields.get("version") in (1, 2, 3, 4, 5, 6, 7):
-            calibration.setdefault("threads", None)
+        version = fields.get("version")
+        if isinstance(version, int) and 1 <= version < RECIPE_VERSION:
+            for added, in_calibration, name, built_with in _ADDED_FIELDS:
+                if version < added:
+                    (calibration if in_calibration else fields).setdefault(name, built_with)
+            if version == 5 and isinstance(fields.get("compose_pointwise"), bool):
+                fields["compose_pointwise"] = "always" if fields["compose_pointwise"] else "never"
             fields["version"] = RECIPE_VERSION
         try:
             fields["calibration"] = Calibration(**calibration)
