@@ -10,7 +10,7 @@ from typing import Sequence
 
 from edge_sr import zoo
 from edge_sr._files import atomic_output
-from edge_sr.errors import EdgeSRError
+from edge_sr.errors import EdgeSRError, OptionError
 from edge_sr.quiet import quiet_libraries
 
 EXIT_ERROR = 2
@@ -124,8 +124,6 @@ def _export_spec(args: argparse.Namespace, precision: str):
 
     chosen = [bool(args.input_size), args.dynamic, bool(args.sizes)]
     if sum(chosen) > 1:
-        from edge_sr.errors import OptionError
-
         raise OptionError("choose one of --input-size, --sizes and --dynamic")
     if args.dynamic:
         shape = ShapePolicy.dynamic()
@@ -137,21 +135,27 @@ def _export_spec(args: argparse.Namespace, precision: str):
     return ExportSpec(precision=precision, shape=shape, layout=args.layout, image_io=args.image_io, recipe=recipe)
 
 
-def _recipe(args: argparse.Namespace):
-    import dataclasses
+def _recipe_file(path_text: str | None):
+    """The recipe JSON ``--recipe`` names, or the default recipe."""
     from pathlib import Path
 
-    from edge_sr.errors import OptionError
     from edge_sr.quant.recipe import Int8Recipe
 
-    if args.recipe:
-        path = Path(args.recipe)
-        try:
-            recipe = Int8Recipe.from_json(path.read_text())
-        except (OSError, ValueError) as error:
-            raise OptionError(f"{path}: expected an edge-sr int8 recipe (JSON), could not read it: {error}") from None
-    else:
-        recipe = Int8Recipe()
+    if not path_text:
+        return Int8Recipe()
+    path = Path(path_text)
+    try:
+        return Int8Recipe.from_json(path.read_text())
+    except (OSError, ValueError) as error:
+        raise OptionError(f"{path}: expected an edge-sr int8 recipe (JSON), could not read it: {error}") from None
+    except OptionError as error:  # read, but not a recipe this edge-sr builds
+        raise OptionError(f"{path}: {error}") from None
+
+
+def _recipe(args: argparse.Namespace):
+    import dataclasses
+
+    recipe = _recipe_file(args.recipe)
     calibration = recipe.calibration
     overrides = {
         "source": args.calib,
@@ -182,13 +186,18 @@ def _recipe(args: argparse.Namespace):
         "max_flat_shift_levels": ("--max-flat-shift", args.max_flat_shift, "8-bit levels (e.g. 8)"),
     }
     for field, (option, value, unit) in bounds.items():
-        if value is None:
-            continue
-        try:
-            changes[field] = None if value == "off" else float(value)
-        except ValueError:
-            raise OptionError(f"{option} {value!r}: expected {unit} or 'off'") from None
+        if value is not None:
+            changes[field] = _number_or_off(option, value, unit)
     return dataclasses.replace(recipe, **changes)
+
+
+def _number_or_off(option: str, value: str, unit: str) -> float | None:
+    if value == "off":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise OptionError(f"{option} {value!r}: expected {unit} or 'off'") from None
 
 
 def _accuracy_datasets(args: argparse.Namespace):
@@ -390,7 +399,6 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from edge_sr.archs import REGISTRY
     from edge_sr.collapse import collapse
     from edge_sr.converters import get_converter
-    from edge_sr.errors import OptionError
     from edge_sr.quant.flow import build_int8, calibration_inputs
 
     converter = get_converter(args.target)
@@ -428,8 +436,6 @@ def _csv(text: str) -> list[str]:
 
 
 def _threads(text: str) -> list[int]:
-    from edge_sr.errors import OptionError
-
     try:
         counts = [int(part) for part in _csv(text)]
     except ValueError:
@@ -469,7 +475,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from edge_sr.bench import TimingPolicy, parse_aspect
     from edge_sr.converters.spec import parse_size
-    from edge_sr.report.build import REPORT_RECONSTRUCTION_STEPS, ReportRequest, build_report
+    from edge_sr.report.build import ReportRequest, build_report
     from edge_sr.report.render import write_report
 
     request = ReportRequest(
@@ -483,8 +489,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         datasets=tuple(_csv(args.datasets)),
         gallery=tuple(_csv(args.gallery)),
         sensitivity_images=args.sensitivity_images,
+        recipe=_recipe_file(args.recipe),
         calibration_images=args.calib_images,
-        reconstruction_steps=REPORT_RECONSTRUCTION_STEPS if args.reconstruct_steps is None else args.reconstruct_steps,
+        validation_images=args.validation_images,
+        max_psnr_drop=_number_or_off("--max-psnr-drop", args.max_psnr_drop, "dB (e.g. 0.1)"),
+        reconstruction_steps=args.reconstruct_steps,
         policy=TimingPolicy(max_seconds=args.max_seconds),
         device_results=tuple(args.device_results or ()),
         workers=args.workers if args.workers else min(2, os.cpu_count() or 1),
@@ -541,7 +550,8 @@ def cmd_serve_demo(args: argparse.Namespace) -> int:
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from edge_sr.pipeline import run_pipeline
 
-    run_pipeline(args.model, args.output, progress=sys.stderr.isatty())
+    run_pipeline(args.model, args.output, progress=sys.stderr.isatty(),
+                 max_psnr_drop=_number_or_off("--max-psnr-drop", args.max_psnr_drop, "dB (e.g. 0.1)"))
     return 0
 
 
@@ -636,9 +646,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--datasets", default="Set5,Set14", help="accuracy benchmarks (names or folders)")
     report.add_argument("--gallery", default="Set14,Urban100", help="benchmarks whose first image is shown in crops")
     report.add_argument("--sensitivity-images", type=int, default=3, help="validation images for the per-layer analysis (0: skip)")
+    report.add_argument("--recipe", help="the int8 recipe JSON every INT8 build starts from (its budget and steps are the options below)")
     report.add_argument("--calib-images", type=int, help="INT8 calibration crops (default: the recipe's)")
+    report.add_argument("--validation-images", type=int, help="held-out DIV2K images the INT8 builds decide on (default: the recipe's 12)")
+    report.add_argument("--max-psnr-drop", default="off", metavar="DB",
+                        help="'off' (default): INT8 rows are full W8A8, nothing in float, measuring the quantiser; DB: the artifacts "
+                        "`edge-sr convert --max-psnr-drop DB` ships, layers kept in float until the predicted drop is within DB "
+                        "and flat areas within 8 levels")
     report.add_argument("--reconstruct-steps", type=int, metavar="N",
-                        help="output-reconstruction steps of each INT8 build (default 300, ~8 min a build for SPAN ch28 on 2 cores; 0 skips it)")
+                        help="output-reconstruction steps of each INT8 build (default 300 in full W8A8, ~8 min a build for SPAN ch28 "
+                        "on 2 cores; 0 with --max-psnr-drop)")
     report.add_argument("--max-seconds", type=float, default=8.0, help="timed seconds per latency row at most")
     report.add_argument("--device-results", action="append", help="bench JSON measured on a device (repeatable)")
     report.add_argument("--workers", type=int, help="processes converting in parallel (default: 2 where there are 2 CPUs); timing runs alone afterwards")
@@ -665,6 +682,9 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline = commands.add_parser("pipeline", help="the main job end to end on one model")
     pipeline.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)
     pipeline.add_argument("-o", "--output", default="out/pipeline")
+    pipeline.add_argument("--max-psnr-drop", default="off", metavar="DB",
+                          help="'off' (default): the report's INT8 builds are full W8A8, and go into the demo apps only if flat "
+                          "areas hold; DB: they keep layers in float within DB dB and the flat-area bound, as `edge-sr convert` does")
     pipeline.set_defaults(run=cmd_pipeline)
     return parser
 

@@ -2,8 +2,8 @@
 
 zoo checkpoint -> load (arch detection, strict keys) -> collapse (verified) -> deploy
 checkpoint -> evaluation on the benchmark sets found under ``$EDGE_SR_DATA`` -> one upscaled
-DIV2K LR image -> the report (``edge_sr.report``): every conversion target x fp32 / full-W8A8
-INT8 (DIV2K calibration, refit), each artifact verified and evaluated in its runtime on every
+DIV2K LR image -> the report (``edge_sr.report``): every conversion target x fp32 / INT8 (DIV2K
+calibration, refit; full W8A8, or within a float budget), each artifact verified and evaluated in its runtime on every
 benchmark, timed at 256x256 and 510x339 against the 100 ms budget, budget solver, sensitivity,
 gallery -> ``report/report.{html,json,md}``, ``summary.json`` and ``summary.md``.
 """
@@ -39,11 +39,27 @@ def data_root() -> Path:
 
 
 def run_pipeline(
-    model: str, output: str | os.PathLike, *, benchmarks: tuple[str, ...] = DEFAULT_BENCHMARKS, echo=print, progress: bool = False
+    model: str, output: str | os.PathLike, *, benchmarks: tuple[str, ...] = DEFAULT_BENCHMARKS, echo=print, progress: bool = False,
+    max_psnr_drop: float | None = None,
 ) -> dict[str, Any]:
+    """The main job on ``model`` into ``output``; returns summary.json's content.
+
+    ``max_psnr_drop`` None builds the report's INT8 artifacts in full W8A8 (the quantiser's own
+    accuracy; they reach the demo apps only where flat areas hold); a budget in dB builds them as
+    ``edge-sr convert --max-psnr-drop`` does, with layers kept in float.
+    """
+    from edge_sr.converters import target_names
+    from edge_sr.report.build import ReportRequest, build_report
+    from edge_sr.report.render import write_report
+
+    data = data_root()
+    # Built first: a request it refuses (a budget out of range) fails before any work.
+    request = ReportRequest(
+        models=(model,), targets=tuple(target_names()), datasets=tuple(b for b in REPORT_BENCHMARKS if (data / "benchmarks" / b).is_dir()),
+        threads=(os.cpu_count() or 1,), workers=min(2, os.cpu_count() or 1), max_psnr_drop=max_psnr_drop,
+    )
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    data = data_root()
     started = time.perf_counter()
     summary: dict[str, Any] = {"model": model, "steps": {}}
 
@@ -89,15 +105,8 @@ def run_pipeline(
     }
     echo(f"      {lr_images[0].name} -> {width}x{height} in {summary['steps']['upscale']['seconds']:.2f} s")
 
-    echo("[5/6] report: every target x fp32/int8 -> convert, verify in the runtime, DIV2K-calibrated INT8, accuracy, latency")
-    from edge_sr.converters import target_names
-    from edge_sr.report.build import ReportRequest, build_report
-    from edge_sr.report.render import write_report
-
-    request = ReportRequest(
-        models=(model,), targets=tuple(target_names()), datasets=tuple(b for b in REPORT_BENCHMARKS if (data / "benchmarks" / b).is_dir()),
-        threads=(os.cpu_count() or 1,), workers=min(2, os.cpu_count() or 1),
-    )
+    int8 = "full-W8A8 INT8" if max_psnr_drop is None else f"INT8 within {max_psnr_drop:g} dB"
+    echo(f"[5/6] report: every target x fp32/int8 -> convert, verify in the runtime, DIV2K-calibrated {int8}, accuracy, latency")
     report_dir = out / "report"
     # Without the bar, each conversion step is a line of the log: the INT8 builds train for many
     # minutes, and their progress shows there is no hang.
@@ -106,7 +115,7 @@ def run_pipeline(
     summary["steps"]["report"] = {
         "html": str(paths["html"]), "json": str(paths["json"]),
         "entries": [
-            {k: e.get(k) for k in ("target", "precision", "status", "bytes", "verified", "latency", "accuracy", "error", "note")}
+            {k: e.get(k) for k in ("target", "precision", "status", "bytes", "verified", "latency", "accuracy", "kept_float", "error", "note")}
             for e in built["entries"]
         ],
         "budget_solver": built["budget_solver"],
@@ -114,7 +123,8 @@ def run_pipeline(
     for entry in built["entries"]:
         latency = ", ".join(f"{k.split('@')[0]} {v:.0f} ms" for k, v in (entry.get("latency") or {}).items() if v is not None)
         drops = _drops(entry)
-        detail = entry.get("error") or entry.get("note") or "; ".join(x for x in (latency, f"Y drop {drops}" if drops else "") if x)
+        kept = f"{len(entry['kept_float'])} layers in float" if entry.get("kept_float") else ""
+        detail = entry.get("error") or entry.get("note") or "; ".join(x for x in (latency, kept, f"Y drop {drops}" if drops else "") if x)
         echo(f"      {entry['target']:<18} {entry['precision']:<5} {entry['status']:<13} {detail}")
 
     echo("[6/6] demo apps: the report's verified artifacts placed where each app loads them")
@@ -175,17 +185,19 @@ def _bundle_apps(report: dict[str, Any], report_dir: Path, apps_dir: Path) -> di
 def _unfit_for_apps(entry: dict[str, Any], *, app: str) -> str | None:
     """Why a report entry's artifact must not go into a demo app, or None when it may.
 
-    The report builds its INT8 artifacts in full W8A8 to measure the quantiser, and full W8A8
-    casts flat saturated colours by 60-100 levels (README, "Flat areas and saturated colours"):
-    a demo would show that on the first screenshot or sky it upscales.  So an INT8 artifact is
-    bundled only if its measured flat shifts are within the recipe's default
-    ``max_flat_shift_levels``; unmeasured ones (runtime not on this machine) are not vouched for.
+    By default the report builds its INT8 artifacts in full W8A8 to measure the quantiser, and
+    full W8A8 casts flat saturated colours by 60-100 levels (README, "Flat areas and saturated
+    colours"): a demo would show that on the first screenshot or sky it upscales.  So an INT8
+    artifact is bundled only if its measured flat shifts are within the recipe's default
+    ``max_flat_shift_levels``, as those built within a budget (``max_psnr_drop``) are; unmeasured
+    ones (runtime not on this machine) are not vouched for.
     """
     from edge_sr.quant.recipe import VISIBLE_SHIFT_LEVELS
 
     if entry["precision"] != "int8":
         return None
-    remedy = f"`edge-sr bundle {entry['model']} --app {app}` builds INT8 with the default float budget"
+    remedy = (f"`edge-sr bundle {entry['model']} --app {app}` builds INT8 with the default float budget, "
+              f"`edge-sr pipeline --max-psnr-drop 0.1` bundles it")
     shifts = [entry[check]["max_abs"] for check in ("flat_field", "flat_colours") if entry.get(check)]
     if len(shifts) < 2:
         return f"its flat greys and saturated colours were not measured here (the runtime is not on this machine); {remedy}"
@@ -231,12 +243,15 @@ def _markdown(summary: dict[str, Any]) -> str:
             f"| {name} | {row['psnr_rgb']:.3f} | {row['psnr_y']:.3f} | {row['psnr_y_float']:.3f} | {row['ssim_y']:.4f} |"
         )
     report = summary["steps"].get("report", {})
-    lines += ["", f"Report: {report.get('html', '')}", "", "| target | precision | status | size | latency (median) | Y drop | note |", "|---|---|---|---|---|---|---|"]
+    lines += ["", f"Report: {report.get('html', '')}", "",
+              "| target | precision | status | size | latency (median) | kept in float | Y drop | note |", "|---|---|---|---|---|---|---|---|"]
     for entry in report.get("entries", []):
         latency = ", ".join(f"{k.split('@')[0]}: {v:.0f} ms" for k, v in (entry.get("latency") or {}).items() if v is not None)
         drops = _drops(entry)
         size = "" if entry.get("bytes") is None else f"{entry['bytes'] / 1e6:.2f} MB"
-        lines.append(f"| {entry['target']} | {entry['precision']} | {entry['status']} | {size} | {latency} | {drops} | {entry.get('error') or entry.get('note') or ''} |")
+        kept = len(entry["kept_float"]) if entry.get("kept_float") is not None else ""
+        lines.append(f"| {entry['target']} | {entry['precision']} | {entry['status']} | {size} | {latency} | {kept} | {drops} "
+                     f"| {entry.get('error') or entry.get('note') or ''} |")
     apps = summary["steps"].get("apps", {})
     if apps:
         lines += ["", "| demo app | artifacts | where | left out |", "|---|---|---|---|"]

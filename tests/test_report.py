@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -170,6 +171,69 @@ def test_bad_device_results_are_one_line(tmp_path, capsys, zoo_dir, data_dir):
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "edge-sr/bench" in error and str(bad) in error
     assert not (tmp_path / "r" / "report.html").exists()
+
+
+def test_report_and_pipeline_int8_options_are_one_line_errors(tmp_path, capsys, zoo_dir, data_dir):
+    from edge_sr.cli import main
+
+    for value, expected in (("lots", "expected dB (e.g. 0.1) or 'off'"), ("20", "max_psnr_drop 20.0")):
+        code = main(["report", "span-ch28", "--targets", "onnx", "--max-psnr-drop", value, "-o", str(tmp_path / "r")])
+        error = capsys.readouterr().err.strip()
+        assert code == 2 and error.count("\n") == 0 and expected in error, error
+    for value, expected in (("lots", "--max-psnr-drop 'lots'"), ("20", "max_psnr_drop 20.0")):
+        code = main(["pipeline", "span-ch28", "--max-psnr-drop", value, "-o", str(tmp_path / "p")])
+        error = capsys.readouterr().err.strip()
+        assert code == 2 and error.count("\n") == 0 and expected in error, error
+    not_a_recipe = tmp_path / "recipe.json"
+    not_a_recipe.write_text(json.dumps({"schema": "something-else"}))
+    code = main(["report", "span-ch28", "--targets", "onnx", "--recipe", str(not_a_recipe), "-o", str(tmp_path / "r")])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and error.count("\n") == 0 and f"{not_a_recipe}: expected an edge-sr/quant-recipe int8 recipe" in error, error
+    assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
+
+
+def test_a_report_within_a_float_budget_measures_what_convert_ships(small_report, tmp_path, zoo_dir, data_dir):
+    """``max_psnr_drop`` builds the report's INT8 rows as ``edge-sr convert --max-psnr-drop``
+    does: layers kept in float, the budget met on the held-out images, flat areas held, and so
+    a smaller drop than the full-W8A8 build of the same target in its runtime; such a row goes
+    into the demo apps."""
+    from edge_sr.bench import TimingPolicy
+    from edge_sr.pipeline import _unfit_for_apps
+    from edge_sr.quant.recipe import VISIBLE_SHIFT_LEVELS, Calibration, Int8Recipe
+    from edge_sr.report.build import ReportRequest, build_report
+    from edge_sr.report.render import _summary_rows, write_report
+
+    budget = 0.1
+    # Min-max ranges on small crops keep the fallback's rebuilds cheap.
+    cheap = Int8Recipe(range_estimator="minmax", calibration=Calibration(images=6, crop=64), compose_pointwise="always")
+    request = ReportRequest(
+        models=("span-ch28",), targets=("onnx",), precisions=("fp32", "int8"), sizes=((48, 48),), threads=(1,),
+        datasets=("Set5",), gallery=(), sensitivity_images=0, recipe=cheap, validation_images=2,
+        max_psnr_drop=budget, policy=TimingPolicy(max_seconds=0.5),
+    )
+    assert request.reconstruction_steps == 0  # the default within a budget, as convert's
+    report = build_report(request, tmp_path, progress=False, say=lambda line: None)
+    paths = write_report(report, tmp_path)
+    data = json.loads(paths["json"].read_text())
+    built_with = Int8Recipe.from_dict(data["request"]["int8_recipe"])
+    assert built_with == dataclasses.replace(cheap, calibration=Calibration(images=6, crop=64, validation_images=2), max_psnr_drop=budget)
+    int8 = next(e for e in data["entries"] if e["precision"] == "int8")
+    assert int8["status"] == "ok", int8
+    contract = Contract.read(contract_path(tmp_path / int8["artifacts"][0])).data["quantization"]
+    assert int8["kept_float"] == contract["kept_float"] and int8["kept_float"], int8
+    fallback = int8["fallback"]
+    assert fallback["met"] and fallback["max_psnr_drop_db"] == budget and fallback["predicted_drop_bound_db"] <= budget, fallback
+    assert fallback["flat_shift_levels"] <= fallback["max_flat_shift_levels"] == VISIBLE_SHIFT_LEVELS, fallback
+    # Measured in onnxruntime: flat areas within the bound, and less lost than in full W8A8.
+    assert max(int8["flat_field"]["max_abs"], int8["flat_colours"]["max_abs"]) <= VISIBLE_SHIFT_LEVELS, int8
+    full_w8a8 = next(e for e in small_report[0]["entries"] if (e["target"], e["precision"]) == ("onnx", "int8"))
+    assert int8["accuracy"]["Set5"]["drop_y"] < full_w8a8["accuracy"]["Set5"]["drop_y"], (int8["accuracy"], full_w8a8["accuracy"])
+    assert _unfit_for_apps(int8, app="web") is None
+    markdown = paths["md"].read_text()
+    assert f"2 held-out DIV2K images is within {budget:g} dB and flat areas within 8 levels; calibrated on 6 DIV2K crops" in markdown
+    header, rows = _summary_rows(data)
+    (int8_row,) = [row for row in rows if row[2] == "int8"]
+    assert int8_row[header.index("kept float")] == str(len(int8["kept_float"]))
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from edge_sr.bench import BENCH_SCHEMA, TARGET_RUNTIME, Subject, TimingPolicy, bench_subject, solve_budget, tile_overlap
 from edge_sr.errors import EdgeSRError, OptionError
+from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.tiling import Run, tiled
 
 REPORT_SCHEMA = "edge-sr/report"
@@ -39,6 +40,9 @@ REPORT_RECONSTRUCTION_STEPS = 300
 CLI's conversions default to none: ~8 min a build on 2 cores).  Measured on SPAN ch28, full W8A8,
 ExecuTorch's quantiser, 32 crops, simulated: Set14 / Urban100 (first 25) drop 0.161 / 0.158 →
 0.141 / 0.133 dB, 485 s of training."""
+
+FALLBACK_FACTS = ("max_psnr_drop_db", "predicted_drop_bound_db", "max_flat_shift_levels", "flat_shift_levels", "met")
+"""What an INT8 row built within a budget records of its float fallback (the contract has the rest)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,9 +60,20 @@ class ReportRequest:
     datasets: tuple[str, ...] = ("Set5", "Set14")
     gallery: tuple[str, ...] = ("Set14", "Urban100")
     sensitivity_images: int = 3
+    recipe: Int8Recipe = field(default_factory=Int8Recipe)
+    """What every INT8 build starts from (``edge-sr report --recipe FILE``).  Its budget and
+    reconstruction steps are replaced by this request's, and its image counts where given."""
     calibration_images: int | None = None
-    reconstruction_steps: int = REPORT_RECONSTRUCTION_STEPS
-    """Output-reconstruction steps of every INT8 build (:mod:`edge_sr.quant.reconstruct`)."""
+    validation_images: int | None = None
+    """Held-out DIV2K images the INT8 builds decide on (None: the recipe's)."""
+    max_psnr_drop: float | None = None
+    """None: every INT8 build is full W8A8, nothing in float, which measures the quantiser.  A
+    budget (dB): the INT8 artifacts ``edge-sr convert --max-psnr-drop`` ships, with layers kept in
+    float until the predicted drop and the flat-area bound hold (:class:`Int8Recipe`)."""
+    reconstruction_steps: int | None = None
+    """Output-reconstruction steps of every INT8 build (:mod:`edge_sr.quant.reconstruct`).  None:
+    :data:`REPORT_RECONSTRUCTION_STEPS` in full W8A8, none with a budget (at 0.05 dB SPAN ch28's
+    chosen network gains nothing in 300 steps and ships untrained, quant/README.md)."""
     policy: TimingPolicy = field(default_factory=lambda: TimingPolicy(max_seconds=8.0))
     device_results: tuple[str, ...] = ()
     workers: int = 1
@@ -77,10 +92,20 @@ class ReportRequest:
             raise OptionError(f"--precisions {','.join(bad)}: expected fp32, fp16 or int8")
         if self.sensitivity_images < 0:
             raise OptionError("--sensitivity-images must be >= 0")
+        if self.reconstruction_steps is None:
+            object.__setattr__(self, "reconstruction_steps", REPORT_RECONSTRUCTION_STEPS if self.max_psnr_drop is None else 0)
         if not 0 <= self.reconstruction_steps <= 100_000:
             raise OptionError(f"--reconstruct-steps {self.reconstruction_steps}: expected 0..100000")
+        self.int8_recipe()  # the recipe validates the rest (budget, image counts)
         if self.workers < 1:
             raise OptionError(f"--workers {self.workers}: must be >= 1")
+
+    def int8_recipe(self) -> Int8Recipe:
+        """The recipe of every INT8 build in the report: ``recipe`` with this request's image
+        counts, budget and reconstruction steps."""
+        counts = {"images": self.calibration_images, "validation_images": self.validation_images}
+        calibration = replace(self.recipe.calibration, **{k: v for k, v in counts.items() if v is not None})
+        return replace(self.recipe, calibration=calibration, max_psnr_drop=self.max_psnr_drop, reconstruction_steps=self.reconstruction_steps)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,7 +113,8 @@ class ReportRequest:
             "sizes": [list(s) for s in self.sizes], "threads": list(self.threads), "budget_ms": self.budget_ms,
             "aspect": f"{self.aspect[0]}:{self.aspect[1]}", "datasets": list(self.datasets), "gallery": list(self.gallery),
             "sensitivity_images": self.sensitivity_images, "calibration_images": self.calibration_images,
-            "reconstruction_steps": self.reconstruction_steps,
+            "validation_images": self.validation_images, "max_psnr_drop": self.max_psnr_drop,
+            "reconstruction_steps": self.reconstruction_steps, "int8_recipe": self.int8_recipe().to_dict(),
             "timing": self.policy.as_dict(), "device_results": list(self.device_results), "workers": self.workers,
         }
 
@@ -353,7 +379,6 @@ def _prepare(task: _Task, datasets: list[Path], gallery_sets: list[Path]) -> dic
     from edge_sr.complexity import measure
     from edge_sr.converters.contract import Contract, contract_path
     from edge_sr.loading import load
-    from edge_sr.quant.recipe import Calibration, Int8Recipe
     from edge_sr.tiling import receptive_radius
 
     request = task.request
@@ -377,11 +402,7 @@ def _prepare(task: _Task, datasets: list[Path], gallery_sets: list[Path]) -> dic
             "parameters": counted.parameters, "macs_256": counted.macs, "sha256": deploy.sha256,
             "receptive_radius": receptive_radius(deploy.module, min_input_size=deploy.min_input_size),
         }
-    # The report measures the full W8A8 network: nothing kept in float.
-    recipe = Int8Recipe(
-        calibration=Calibration(images=request.calibration_images) if request.calibration_images else Calibration(),
-        max_psnr_drop=None, reconstruction_steps=request.reconstruction_steps,
-    )
+    recipe = request.int8_recipe()
     builds: dict = {}
     artifacts_dir = task.output / "artifacts" / name
     runs_by_target: dict[str, dict[str, Subject]] = {}
@@ -413,6 +434,8 @@ def _prepare(task: _Task, datasets: list[Path], gallery_sets: list[Path]) -> dic
                     entry["kept_float"] = quantization.get("kept_float", [])
                     entry["build_seconds"] = quantization.get("seconds")
                     entry["validation"] = quantization.get("validation")
+                    if quantization.get("fallback"):
+                        entry["fallback"] = {k: quantization["fallback"].get(k) for k in FALLBACK_FACTS}
                 if not verification.get("ran"):
                     entry["status"] = "spec-verified"
                     entry["note"] = verification.get("not_run_because", "")
@@ -537,7 +560,6 @@ def _accuracy(name: str, target: str, runs: dict[str, Run], datasets: list[Path]
 def _sensitivity(deploy, builds: dict, request: ReportRequest) -> dict[str, Any]:
     """Per-layer PSNR cost of the first INT8 build: each layer quantised alone, the rest float."""
     from edge_sr.quant.flow import calibration_inputs
-    from edge_sr.quant.recipe import Int8Recipe
     from edge_sr.quant.sensitivity import analyze, simulate
     from edge_sr.quant.validation import DropPredictor
 

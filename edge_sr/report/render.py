@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from edge_sr._files import atomic_output
-from edge_sr.quant.recipe import Calibration
+from edge_sr.quant.recipe import Int8Recipe
 from edge_sr.report import svg
 
 
@@ -90,7 +90,7 @@ def _summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             value = latency.get(_size_key(size, threads))
             row.append("–" if value is None else f"{value:.1f} {'✓' if value <= budget else '✗'}")
         row.append("–" if entry.get("bytes") is None else f"{entry['bytes'] / 1024:.0f}")
-        row.append(str(len(entry.get("kept_float", []))) if entry["precision"] == "int8" and "kept_float" in entry else "")
+        row.append(_kept_float(entry))
         # the largest shift of a flat grey area's mean against fp32, in 8-bit levels (see flat_field)
         row.append(_fmt(entry["flat_field"]["max_abs"], 2) if "flat_field" in entry else "")
         # the same for flat saturated colours (pure red, green, …: see flat_colours)
@@ -100,11 +100,27 @@ def _summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _kept_float(entry: dict[str, Any]) -> str:
+    """How many layers an INT8 row kept in float, and whether its budget was met."""
+    if entry["precision"] != "int8" or "kept_float" not in entry:
+        return ""
+    fallback = entry.get("fallback")
+    missed = fallback is not None and not fallback.get("met")
+    return f"{len(entry['kept_float'])}{' (budget missed)' if missed else ''}"
+
+
 def _int8_recipe(report: dict[str, Any]) -> str:
-    request = report["request"]
-    crops = request.get("calibration_images") or Calibration().images
-    return (f"INT8: full W8A8, nothing kept in float; calibrated on {crops} DIV2K crops; "
-            f"{request.get('reconstruction_steps', 0)} output-reconstruction steps.")
+    """What every INT8 row of the report was built with, in one sentence."""
+    recipe = Int8Recipe.from_dict(report["request"]["int8_recipe"])
+    calibration = recipe.calibration
+    source = "DIV2K" if calibration.source == "div2k" else calibration.source
+    crops = f"calibrated on {calibration.images} {source} crops"
+    steps = f"{recipe.reconstruction_steps} output-reconstruction steps"
+    if recipe.max_psnr_drop is None:
+        return f"INT8: full W8A8, nothing kept in float; {crops}; {steps}."
+    flat = "" if recipe.max_flat_shift_levels is None else f" and flat areas within {recipe.max_flat_shift_levels:g} levels"
+    return (f"INT8: float fallback, layers kept in float (column 'kept float') until the drop predicted on "
+            f"{calibration.validation_images} held-out {source} images is within {recipe.max_psnr_drop:g} dB{flat}; {crops}; {steps}.")
 
 
 def markdown(report: dict[str, Any]) -> str:
