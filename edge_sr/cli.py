@@ -191,6 +191,10 @@ def _recipe(args: argparse.Namespace):
     return dataclasses.replace(recipe, **changes)
 
 
+def _max_psnr_drop(args: argparse.Namespace) -> float | None:
+    return _number_or_off("--max-psnr-drop", args.max_psnr_drop, "dB (e.g. 0.1)")
+
+
 def _number_or_off(option: str, value: str, unit: str) -> float | None:
     if value == "off":
         return None
@@ -492,7 +496,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         recipe=_recipe_file(args.recipe),
         calibration_images=args.calib_images,
         validation_images=args.validation_images,
-        max_psnr_drop=_number_or_off("--max-psnr-drop", args.max_psnr_drop, "dB (e.g. 0.1)"),
+        max_psnr_drop=_max_psnr_drop(args),
         reconstruction_steps=args.reconstruct_steps,
         policy=TimingPolicy(max_seconds=args.max_seconds),
         device_results=tuple(args.device_results or ()),
@@ -551,7 +555,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from edge_sr.pipeline import run_pipeline
 
     run_pipeline(args.model, args.output, progress=sys.stderr.isatty(),
-                 max_psnr_drop=_number_or_off("--max-psnr-drop", args.max_psnr_drop, "dB (e.g. 0.1)"))
+                 max_psnr_drop=_max_psnr_drop(args))
     return 0
 
 

@@ -341,6 +341,7 @@ def test_main_job_bundles_only_int8_artifacts_that_hold_the_flat_area_bound(smal
     assert [(m["target"], m["precision"]) for m in ios["models"]] == [("coreml", "fp32")]
     assert [x["precision"] for x in bundled["ios"]["left_out"]] == ["int8"]
     assert "not measured here" in bundled["ios"]["left_out"][0]["reason"]
+    assert "edge-sr pipeline" not in bundled["ios"]["left_out"][0]["reason"]  # a budget would not measure it either
     assert "android" not in bundled  # its LiteRT rows failed (the fixture's broken target) and ExecuTorch was not built
 
     # The other side of the bound, on the same artifacts: within it, the INT8 goes in; past it, out.
