@@ -684,8 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve_demo)
 
     pipeline = commands.add_parser("pipeline", help="the main job end to end on one model")
-    pipeline.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL)
-    pipeline.add_argument("-o", "--output", default="out/pipeline")
+    pipeline.add_argument("model", nargs="?", default=zoo.DEFAULT_MODEL,
+                          help=f"zoo name or checkpoint (default {zoo.DEFAULT_MODEL})")
+    pipeline.add_argument("-o", "--output", default="out/pipeline",
+                          help="folder for the deploy checkpoint, the upscaled sample, the report and summary.md (default out/pipeline)")
     pipeline.add_argument("--max-psnr-drop", default="off", metavar="DB",
                           help="'off' (default): the report's INT8 builds are full W8A8, and go into the demo apps only if flat "
                           "areas hold; DB: they keep layers in float within DB dB and the flat-area bound, as `edge-sr convert` does")
