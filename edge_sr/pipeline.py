@@ -21,6 +21,7 @@ from edge_sr.collapse import collapse, save_deploy_checkpoint
 from edge_sr.errors import DatasetError
 from edge_sr.evaluate import evaluate
 from edge_sr.loading import load
+from edge_sr.report.render import slower_than_fp32, write_report
 from edge_sr.upscale import upscale_file
 
 DEFAULT_BENCHMARKS = ("Set5", "Set14")
@@ -50,7 +51,6 @@ def run_pipeline(
     """
     from edge_sr.converters import target_names
     from edge_sr.report.build import ReportRequest, build_report
-    from edge_sr.report.render import write_report
 
     data = data_root()
     # Built first: a request it refuses (a budget out of range) fails before any work.
@@ -115,7 +115,8 @@ def run_pipeline(
     summary["steps"]["report"] = {
         "html": str(paths["html"]), "json": str(paths["json"]),
         "entries": [
-            {k: e.get(k) for k in ("target", "precision", "status", "bytes", "verified", "latency", "accuracy", "kept_float", "error", "note")}
+            {k: e.get(k) for k in ("target", "precision", "status", "bytes", "verified", "latency", "speedup_vs_fp32", "accuracy",
+                                   "kept_float", "error", "note")}
             for e in built["entries"]
         ],
         "budget_solver": built["budget_solver"],
@@ -124,7 +125,8 @@ def run_pipeline(
         latency = ", ".join(f"{k.split('@')[0]} {v:.0f} ms" for k, v in (entry.get("latency") or {}).items() if v is not None)
         drops = _drops(entry)
         kept = f"{len(entry['kept_float'])} layers in float" if entry.get("kept_float") else ""
-        detail = entry.get("error") or entry.get("note") or "; ".join(x for x in (latency, kept, f"Y drop {drops}" if drops else "") if x)
+        detail = entry.get("error") or entry.get("note") or "; ".join(
+            x for x in (latency, slower_than_fp32(entry), kept, f"Y drop {drops}" if drops else "") if x)
         echo(f"      {entry['target']:<18} {entry['precision']:<5} {entry['status']:<13} {detail}")
 
     echo("[6/6] demo apps: the report's verified artifacts placed where each app loads them")
@@ -251,7 +253,7 @@ def _markdown(summary: dict[str, Any]) -> str:
         size = "" if entry.get("bytes") is None else f"{entry['bytes'] / 1e6:.2f} MB"
         kept = len(entry["kept_float"]) if entry.get("kept_float") is not None else ""
         lines.append(f"| {entry['target']} | {entry['precision']} | {entry['status']} | {size} | {latency} | {kept} | {drops} "
-                     f"| {entry.get('error') or entry.get('note') or ''} |")
+                     f"| {entry.get('error') or entry.get('note') or slower_than_fp32(entry)} |")
     apps = summary["steps"].get("apps", {})
     if apps:
         lines += ["", "| demo app | artifacts | where | left out |", "|---|---|---|---|"]

@@ -98,6 +98,9 @@ def test_report_rows_carry_accuracy_latency_and_errors(small_report):
         assert onnx["accuracy"]["Set5"]["psnr_y"] > 28
         assert rows[("coreml", precision)]["status"] == "spec-verified"
         assert rows[("tflite", precision)]["status"] == "error" and "simulated converter crash" in rows[("tflite", precision)]["error"]
+    fp32_ms, int8_ms = rows[("onnx", "fp32")]["latency"], rows[("onnx", "int8")]["latency"]
+    assert rows[("onnx", "int8")]["speedup_vs_fp32"] == {k: pytest.approx(fp32_ms[k] / int8_ms[k], abs=1e-3) for k in int8_ms}
+    assert "speedup_vs_fp32" not in rows[("onnx", "fp32")] and "speedup_vs_fp32" not in rows[("coreml", "int8")]
     drop = rows[("onnx", "int8")]["accuracy"]["Set5"]["drop_y"]
     assert drop == pytest.approx(rows[("onnx", "fp32")]["accuracy"]["Set5"]["psnr_y"] - rows[("onnx", "int8")]["accuracy"]["Set5"]["psnr_y"], abs=2e-4)
     worst = rows[("onnx", "int8")]["accuracy"]["Set5"]["worst_image"]
@@ -310,6 +313,35 @@ def test_pipeline_summary_names_each_datasets_worst_image():
     assert _drops(entry) == "Set14 +0.046 (worst ppt3 +0.430), flat grey areas shifted by up to 2.51 levels (grey 240, R)"
     entry["flat_colours"] = {"colours": 6, "max_abs": 88.68, "rms": 40.1, "worst": {"colour": "magenta", "channel": "G"}}
     assert _drops(entry).endswith("(grey 240, R), flat saturated colours by up to 88.68 (magenta, G)")
+
+
+def test_an_int8_artifact_slower_than_fp32_is_said_in_the_report_and_the_summary():
+    """A float budget keeps layers in float between quantise/dequantise pairs, and a runtime can
+    run such a graph slower than fp32 (onnxruntime did: 1.49x at 256x256): the row says so."""
+    from edge_sr.pipeline import _markdown
+    from edge_sr.report.build import _int8_speedups
+    from edge_sr.report.render import slower_than_fp32
+
+    entries = [
+        {"model": "m", "target": "onnx", "precision": "fp32", "latency": {"256x256@2": 336.0, "339x510@2": 869.0}},
+        {"model": "m", "target": "onnx", "precision": "int8", "latency": {"256x256@2": 499.0, "339x510@2": 620.0}},
+        {"model": "m", "target": "tflite", "precision": "fp32", "latency": {"256x256@2": 313.0}},
+        {"model": "m", "target": "tflite", "precision": "int8", "latency": {"256x256@2": 238.0}},
+        {"model": "m", "target": "coreml", "precision": "int8", "status": "spec-verified"},
+    ]
+    _int8_speedups(entries)
+    onnx, tflite, coreml = entries[1], entries[3], entries[4]
+    assert onnx["speedup_vs_fp32"] == {"256x256@2": 0.673, "339x510@2": 1.402}
+    assert tflite["speedup_vs_fp32"] == {"256x256@2": 1.315} and "speedup_vs_fp32" not in coreml
+    assert slower_than_fp32(onnx) == "slower than fp32: 1.49× at 256x256 on 2 threads (HxW input; its time over fp32's)"
+    assert slower_than_fp32(tflite) == "" and slower_than_fp32(coreml) == ""
+
+    summary = {"model": "m", "source": {"arch": "span", "scale": 4, "form": "deploy", "sha256": "0" * 64},
+               "steps": {"collapse": {"parameters_before": 1, "parameters_after": 1, "macs_before": 1e9, "macs_after": 1e9,
+                                      "max_abs_diff": 0.0, "tolerance": "collapse-fp32"},
+                         "evaluate": {}, "report": {"html": "r.html", "entries": [{**onnx, "status": "ok"}]}}}
+    row = next(line for line in _markdown(summary).splitlines() if line.startswith("| onnx | int8 |"))
+    assert row.endswith("| slower than fp32: 1.49× at 256x256 on 2 threads (HxW input; its time over fp32's) |")
 
 
 def test_main_job_bundles_only_int8_artifacts_that_hold_the_flat_area_bound(small_report, tmp_path):

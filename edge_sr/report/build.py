@@ -500,10 +500,26 @@ def _bench_all(report: dict[str, Any], request: ReportRequest, output: Path, cei
             bar.note(f"{entry['model']} {entry['target']} {entry['precision']} latency: {_one_line(error)}")
         entry.setdefault("seconds", {})["bench"] = round(time.perf_counter() - tick, 1)
         bar.done()
+    _int8_speedups(report["entries"])
     for facts in report["models"]:
         bar.step(f"{facts['name']}: budget solver")
         _solve(facts["name"], subjects.get(facts["name"], []), request, report, inputs, bar)
         bar.done()
+
+
+def _int8_speedups(entries: list[dict[str, Any]]) -> None:
+    """Give each timed INT8 entry ``speedup_vs_fp32``: per size and thread count, the fp32 artifact's
+    median over the INT8 one's, same model and target.  Below 1 the INT8 artifact is slower: float
+    layers kept by a budget put quantise/dequantise pairs around them, and a runtime without
+    integer kernels for an op runs it dequantised."""
+    fp32 = {(e["model"], e["target"]): e.get("latency") or {} for e in entries if e["precision"] == "fp32"}
+    for entry in entries:
+        if entry["precision"] != "int8" or not entry.get("latency"):
+            continue
+        reference = fp32.get((entry["model"], entry["target"]), {})
+        ratios = {key: round(reference[key] / ms, 3) for key, ms in entry["latency"].items() if ms and reference.get(key)}
+        if ratios:
+            entry["speedup_vs_fp32"] = ratios
 
 
 def _matched_runs(subjects: dict[str, Subject]) -> dict[str, Run]:

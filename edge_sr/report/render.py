@@ -95,9 +95,18 @@ def _summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         row.append(_fmt(entry["flat_field"]["max_abs"], 2) if "flat_field" in entry else "")
         # the same for flat saturated colours (pure red, green, …: see flat_colours)
         row.append(_fmt(entry["flat_colours"]["max_abs"], 2) if "flat_colours" in entry else "")
-        row.append(entry.get("error") or entry.get("accuracy_error") or entry.get("note") or "")
+        row.append(entry.get("error") or entry.get("accuracy_error") or entry.get("note") or slower_than_fp32(entry))
         rows.append(row)
     return header, rows
+
+
+def slower_than_fp32(entry: dict[str, Any]) -> str:
+    """A sentence when an INT8 entry ran slower than its target's fp32 artifact at some size, else ''."""
+    slower = {key: ratio for key, ratio in (entry.get("speedup_vs_fp32") or {}).items() if ratio < 1}
+    if not slower:
+        return ""
+    times = [f"{1 / ratio:.2f}× at {key.split('@')[0]} on {key.split('@')[1]} threads" for key, ratio in slower.items()]
+    return f"slower than fp32: {', '.join(times)} (HxW input; its time over fp32's)"
 
 
 def _kept_float(entry: dict[str, Any]) -> str:
