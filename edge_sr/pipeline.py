@@ -21,7 +21,7 @@ from edge_sr.collapse import collapse, save_deploy_checkpoint
 from edge_sr.errors import DatasetError
 from edge_sr.evaluate import evaluate
 from edge_sr.loading import load
-from edge_sr.report.render import slower_than_fp32, write_report
+from edge_sr.report.render import row_note, slower_than_fp32, write_report
 from edge_sr.upscale import upscale_file
 
 DEFAULT_BENCHMARKS = ("Set5", "Set14")
@@ -116,7 +116,7 @@ def run_pipeline(
         "html": str(paths["html"]), "json": str(paths["json"]),
         "entries": [
             {k: e.get(k) for k in ("target", "precision", "status", "bytes", "verified", "latency", "speedup_vs_fp32", "accuracy",
-                                   "kept_float", "error", "note")}
+                                   "accuracy_error", "kept_float", "error", "note")}
             for e in built["entries"]
         ],
         "budget_solver": built["budget_solver"],
@@ -253,7 +253,7 @@ def _markdown(summary: dict[str, Any]) -> str:
         size = "" if entry.get("bytes") is None else f"{entry['bytes'] / 1e6:.2f} MB"
         kept = len(entry["kept_float"]) if entry.get("kept_float") is not None else ""
         lines.append(f"| {entry['target']} | {entry['precision']} | {entry['status']} | {size} | {latency} | {kept} | {drops} "
-                     f"| {entry.get('error') or entry.get('note') or slower_than_fp32(entry)} |")
+                     f"| {row_note(entry)} |")
     apps = summary["steps"].get("apps", {})
     if apps:
         lines += ["", "| demo app | artifacts | where | left out |", "|---|---|---|---|"]

@@ -95,9 +95,15 @@ def _summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         row.append(_fmt(entry["flat_field"]["max_abs"], 2) if "flat_field" in entry else "")
         # the same for flat saturated colours (pure red, green, …: see flat_colours)
         row.append(_fmt(entry["flat_colours"]["max_abs"], 2) if "flat_colours" in entry else "")
-        row.append(entry.get("error") or entry.get("accuracy_error") or entry.get("note") or slower_than_fp32(entry))
+        row.append(row_note(entry))
         rows.append(row)
     return header, rows
+
+
+def row_note(entry: dict[str, Any]) -> str:
+    """The note a row of the report (and of the main job's summary) carries: its error, why it was
+    not run, or that it ran slower than fp32."""
+    return entry.get("error") or entry.get("accuracy_error") or entry.get("note") or slower_than_fp32(entry)
 
 
 def slower_than_fp32(entry: dict[str, Any]) -> str:
