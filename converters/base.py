@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from edge_sr.converters.spec import ExportSpec
+from edge_sr.tolerances import Tolerance
 
 Runner = Callable[[torch.Tensor], torch.Tensor]
 """Runs an artifact: NCHW float32 RGB in [0, 1] (batch 1) in, NCHW float32 out, whatever the
@@ -180,3 +181,26 @@ def to_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
 
 def from_layout(y: torch.Tensor, layout: str) -> torch.Tensor:
     return y.permute(0, 3, 1, 2).contiguous() if layout == "nhwc" else y
+
+
+FLOAT16_STORAGE_EXACT = Tolerance(
+    name="float16-storage-exact",
+    atol=0.0,
+    rtol=0.0,
+    meaning="an artifact storing float16-valued weights as float16 vs the same artifact storing them as float32, same runtime",
+)
+
+
+def check_float16_storage(stored: Runner, reference: Runner, sample: torch.Tensor, *, path: Path) -> float:
+    """Run the artifact whose float weights are stored as float16 (``stored``) and the same
+    artifact with them in float32 (``reference``) on ``sample`` (NCHW float32 RGB in [0, 1]);
+    they must agree to the bit (:data:`FLOAT16_STORAGE_EXACT`).  Returns the max abs difference."""
+    from edge_sr.errors import VerificationError
+
+    holds, diff, bound = FLOAT16_STORAGE_EXACT.check(stored(sample), reference(sample))
+    if not holds:
+        raise VerificationError(
+            f"{path}: storing float weights as float16 changed the output by {diff:.3g} "
+            f"(tolerance {FLOAT16_STORAGE_EXACT.name}: {bound:g})"
+        )
+    return diff

@@ -97,7 +97,15 @@ class ExecuTorchXNNPACKConverter(_ExecuTorchBase):
             exported = torch.export.export(build.converted, (sample,), dynamic_shapes=_dynamic_shapes(spec, self.min_input_size))
             program = to_edge_transform_and_lower(exported, partitioner=self.partitioners(spec)).to_executorch()
         path.write_bytes(program.buffer)
-        return ExportFacts(details={"delegates": sorted(set(_delegates(path))), "quantizer": "XNNPACKQuantizer (PT2E)"})
+        details = {"delegates": sorted(set(_delegates(path))), "quantizer": "XNNPACKQuantizer (PT2E)"}
+        float_weights = build.report.get("float_weights", {})
+        if float_weights.get("recipe") == "fp16" and float_weights.get("tensors"):
+            details["float16_weights"] = {
+                "tensors": 0, "bytes_saved": 0,
+                "why": "the recipe's float16 values are stored as float32: edge-sr lowers the layers kept in float to "
+                       "XNNPACK's fp32 ops, which take fp32 weights; fp16 storage would mean fp16 compute (not built)",
+            }
+        return ExportFacts(details=details)
 
     def partitioners(self, spec: ExportSpec) -> list[Any]:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, from_layout, to_layout
+from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, check_float16_storage, from_layout, to_layout
 from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
 from edge_sr.converters.spec import ExportSpec
 
@@ -59,6 +59,43 @@ def _qdq_int8_to_uint8(model) -> int:
     return shifted
 
 
+FLOAT16_MIN_SAVED_BYTES = 256
+"""A weight stored as float16 adds a Cast node and a second name: smaller ones stay float32."""
+
+
+def _store_float16_exact_weights(model) -> dict[str, int]:
+    """Store each float Conv's, ConvTranspose's or Gemm's float32 weight initializer whose
+    values are all float16 values as a float16 initializer behind a ``Cast`` to float32, under
+    the weight's old name.  Bit-exact, since every value converts back unchanged (onnxruntime
+    folds the Cast once, at load); weights off the grid are left as they are.  The build puts
+    them on it (``Int8Recipe.float_weights="fp16"``).  Returns how many and the bytes saved."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    initializers = {tensor.name: tensor for tensor in model.graph.initializer}
+    casts, stored, saved = [], 0, 0
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "ConvTranspose", "Gemm") or len(node.input) < 2:
+            continue
+        tensor = initializers.get(node.input[1])
+        if tensor is None or tensor.data_type != TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(tensor)
+        halved = values.astype(np.float16)
+        if values.nbytes - halved.nbytes < FLOAT16_MIN_SAVED_BYTES or not np.array_equal(halved.astype(np.float32), values):
+            continue
+        source = f"{tensor.name}_float16"
+        model.graph.initializer.remove(tensor)
+        model.graph.initializer.append(numpy_helper.from_array(halved, source))
+        casts.append(helper.make_node("Cast", [source], [tensor.name], to=TensorProto.FLOAT))
+        del initializers[tensor.name]
+        stored += 1
+        saved += values.nbytes - halved.nbytes
+    # Constants first, so the graph stays in topological order.
+    for position, cast in enumerate(casts):
+        model.graph.node.insert(position, cast)
+    return {"tensors": stored, "bytes_saved": saved}
+
+
 class ONNXConverter(Converter):
     name = "onnx"
     suffix = ".onnx"
@@ -90,11 +127,21 @@ class ONNXConverter(Converter):
             del node.metadata_props[:]
         del model.graph.value_info[:]
         shifted = _qdq_int8_to_uint8(model)
-        onnx.save(model, str(path))
-        onnx.checker.check_model(str(path))
+        reference = path.with_name(path.name + ".float32-weights")
+        try:
+            onnx.save(model, str(reference))
+            float16 = _store_float16_exact_weights(model)
+            onnx.save(model, str(path))
+            onnx.checker.check_model(str(path))
+            if float16["tensors"]:
+                float16["max_abs_diff"] = check_float16_storage(
+                    self.runner(path, spec), self.runner(reference, spec), sample, path=path,
+                )
+        finally:
+            reference.unlink(missing_ok=True)
         return ExportFacts(details={
             "opset": INT8_OPSET, "format": "QDQ (QuantizeLinear/DequantizeLinear), uint8 activations and weights",
-            "exporter": "torch.onnx dynamo", "tensors_shifted_to_uint8": shifted,
+            "exporter": "torch.onnx dynamo", "tensors_shifted_to_uint8": shifted, "float16_weights": float16,
         })
 
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:

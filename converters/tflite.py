@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, from_layout, to_layout
+from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, check_float16_storage, from_layout, to_layout
 from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
 from edge_sr.converters.spec import ExportSpec
 
@@ -78,9 +79,12 @@ def _fp16_weights(source: Path, destination: Path) -> None:
     job.quantize().export_model(str(destination), overwrite=True)
 
 
-def _compact(path: Path) -> dict[str, int]:
+def _compact(path: Path, *, float16_exact_weights: bool = False) -> dict[str, int]:
     """Rewrite ``path`` smaller without changing any output; returns the bytes saved by dropping
     names and by the rest, and how many PReLUs were fused.
+
+    - With ``float16_exact_weights`` (INT8 artifacts), float convs' weights whose values all sit
+      on the float16 grid are stored as float16 (:func:`_store_float16_exact_weights`).
 
     - Tensor names go, except the signature's inputs' and outputs'.  The converter's names are
       MLIR locations (6 KB on SPAN ch28): debug information; runtimes name tensors by index.
@@ -125,6 +129,7 @@ def _compact(path: Path) -> dict[str, int]:
     prelus_fused = _fuse_relu_form_prelus(model, schema)
     if prelus_fused:
         _drop_unreferenced_tensors(model)
+    float16 = _store_float16_exact_weights(model, schema) if float16_exact_weights else None
     kept = {
         (signature.subgraphIndex, tensor.tensorIndex)
         for signature in model.signatureDefs or []
@@ -146,10 +151,14 @@ def _compact(path: Path) -> dict[str, int]:
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     compact = bytes(builder.Output())
     path.write_bytes(compact)
-    return {
+    facts = {
         "tensor_names_bytes": names_saved, "tables_and_vectors_bytes": len(data) - len(compact) - names_saved,
         "prelus_fused": prelus_fused,
     }
+    if float16 is not None:
+        facts["tables_and_vectors_bytes"] -= float16["bytes_saved"]
+        facts["float16_weights"] = float16
+    return facts
 
 
 class _SharedTable:
@@ -268,14 +277,76 @@ def _fuse_relu_form_prelus(model: Any, schema: Any) -> int:
     return fused
 
 
-def _operator_code(model: Any, schema: Any, builtin: int) -> int:
-    """Index of ``builtin``'s operator code (version 1), added if the model has none."""
+FLOAT16_MIN_SAVED_BYTES = 256
+"""A weight stored as float16 adds a tensor and a DEQUANTIZE op (~100 B): smaller ones stay float32."""
+DEQUANTIZE_FLOAT16_VERSION = 3
+"""The DEQUANTIZE version TFLite's op-version table gives a float16 input."""
+
+
+def _store_float16_exact_weights(model: Any, schema: Any) -> dict[str, int]:
+    """Store each float conv's (CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED)
+    constant float32 weight whose values are all float16 values as a FLOAT16 constant read by a
+    DEQUANTIZE op that writes the float32 tensor, the form TFLite's fp16-weight models take:
+    XNNPACK and the default kernels expand it once at load, GPU delegates compute in fp16.
+    Bit-exact, since every value converts back unchanged; weights off the grid are left as they
+    are.  The build puts them on it (``Int8Recipe.float_weights="fp16"``)."""
+    weighted = {
+        schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D,
+        schema.BuiltinOperator.TRANSPOSE_CONV, schema.BuiltinOperator.FULLY_CONNECTED,
+    }
+    stored = saved = 0
+    dequantize: int | None = None
+    for graph in model.subgraphs or []:
+        converted: set[int] = set()
+        dequantize_ops = []
+        for operator in graph.operators or []:
+            record = model.operatorCodes[operator.opcodeIndex]
+            if max(record.builtinCode, record.deprecatedBuiltinCode) not in weighted or len(operator.inputs) < 2:
+                continue
+            index = int(operator.inputs[1])
+            tensor = graph.tensors[index] if index >= 0 else None
+            if index in converted or tensor is None or tensor.type != schema.TensorType.FLOAT32:
+                continue
+            data = model.buffers[tensor.buffer].data
+            if data is None or len(data) < 2 * FLOAT16_MIN_SAVED_BYTES or (tensor.quantization and not _no_quantization(tensor.quantization)):
+                continue
+            values = np.frombuffer(bytes(data), dtype="<f4")
+            halved = values.astype("<f2")
+            if not np.array_equal(halved.astype("<f4"), values):
+                continue
+            buffer = schema.BufferT()
+            buffer.data = np.frombuffer(halved.tobytes(), dtype=np.uint8).copy()
+            model.buffers.append(buffer)
+            source = schema.TensorT()
+            source.shape, source.type, source.buffer = np.array(tensor.shape, dtype=np.int32), schema.TensorType.FLOAT16, len(model.buffers) - 1
+            graph.tensors.append(source)
+            tensor.buffer = 0  # the schema's empty buffer: the DEQUANTIZE writes it now
+            if dequantize is None:
+                dequantize = _operator_code(model, schema, schema.BuiltinOperator.DEQUANTIZE, version=DEQUANTIZE_FLOAT16_VERSION)
+            op = schema.OperatorT()
+            op.opcodeIndex, op.inputs, op.outputs = dequantize, np.array([len(graph.tensors) - 1], dtype=np.int32), np.array([index], dtype=np.int32)
+            op.builtinOptionsType = schema.BuiltinOptions.NONE
+            dequantize_ops.append(op)
+            converted.add(index)
+            stored += 1
+            saved += len(data) - buffer.data.size
+        # Constants first: each DEQUANTIZE runs before any op reads its output.
+        graph.operators = dequantize_ops + list(graph.operators or [])
+    read = {t.buffer for g in model.subgraphs or [] for t in g.tensors or []} | {m.buffer for m in model.metadata or []}
+    for index, buffer in enumerate(model.buffers or []):
+        if index not in read and index != 0:
+            buffer.data = None
+    return {"tensors": stored, "bytes_saved": saved}
+
+
+def _operator_code(model: Any, schema: Any, builtin: int, *, version: int = 1) -> int:
+    """Index of ``builtin``'s operator code (``version`` if added), added if the model has none."""
     for index, record in enumerate(model.operatorCodes or []):
         if max(record.builtinCode, record.deprecatedBuiltinCode) == builtin:
             return index
     record = schema.OperatorCodeT()
     # Codes below 127 are also written to the deprecated int8 field older runtimes read.
-    record.builtinCode, record.deprecatedBuiltinCode, record.version = builtin, min(builtin, 127), 1
+    record.builtinCode, record.deprecatedBuiltinCode, record.version = builtin, min(builtin, 127), version
     model.operatorCodes = list(model.operatorCodes or []) + [record]
     return len(model.operatorCodes) - 1
 
@@ -397,9 +468,20 @@ class TFLiteConverter(Converter):
                 quant_config=QuantConfig(pt2e_quantizer=build.quantizer.inner),
             )
             converted.export(str(path))
+        reference = path.with_name(path.name + ".float32-weights")
+        try:
+            shutil.copyfile(path, reference)
+            compaction = _compact(path, float16_exact_weights=True)
+            if compaction["float16_weights"]["tensors"]:
+                _compact(reference)
+                compaction["float16_weights"]["max_abs_diff"] = check_float16_storage(
+                    self.runner(path, spec), self.runner(reference, spec), sample, path=path,
+                )
+        finally:
+            reference.unlink(missing_ok=True)
         return ExportFacts(details={
             "signature": SIGNATURE, "quantizer": "litert-torch PT2EQuantizer", "io": "int8 (scale/zero point in the contract)",
-            "compaction": _compact(path),
+            "compaction": compaction,
         })
 
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:

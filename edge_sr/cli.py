@@ -171,6 +171,8 @@ def _recipe(args: argparse.Namespace):
         changes["range_estimator"] = args.calib_method
     if args.weight_rounding:
         changes["weight_rounding"] = args.weight_rounding
+    if args.float_weights:
+        changes["float_weights"] = args.float_weights
     if args.reconstruct_steps is not None:
         changes["reconstruction_steps"] = args.reconstruct_steps
     if args.no_equalize:
@@ -222,7 +224,7 @@ def _accuracy_datasets(args: argparse.Namespace):
 
 
 def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
-    from edge_sr.quant.recipe import COMPOSE_POINTWISE, RANGE_ESTIMATORS, WEIGHT_ROUNDINGS
+    from edge_sr.quant.recipe import COMPOSE_POINTWISE, FLOAT_WEIGHTS, RANGE_ESTIMATORS, WEIGHT_ROUNDINGS
 
     group = parser.add_argument_group("int8 (post-training quantisation)")
     group.add_argument("--recipe", help="an int8 recipe JSON file (options below override its fields)")
@@ -253,6 +255,11 @@ def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
         help="train weights through the fake-quantised network towards the float output for N steps "
         "(default 0; ~1.5 s a step for SPAN ch28 on one core; in simulation on all of Set14 / Urban100, 300 steps give its "
         "full-W8A8 network 0.137 / 0.163 dB of drop, 1200 steps 0.121 / 0.147)",
+    )
+    group.add_argument(
+        "--float-weights", choices=FLOAT_WEIGHTS,
+        help="weights of the layers kept in float: fp16 (default; rounded in the build, stored as float16 by LiteRT "
+        "and ONNX, as float32 by ExecuTorch) or fp32",
     )
     group.add_argument("--keep-float", help="layer labels to keep in float, comma-separated (see `edge-sr quantize --analyze`)")
     group.add_argument("--max-psnr-drop", help="float-fallback budget in dB (default 0.1), or 'off': the drop predicted "

@@ -255,6 +255,11 @@ def build_int8(
                     for extra, trial in rebuilt.items()
                 ],
             }
+        float_weights = pt2e.float_weight_targets(prepared)
+        report["float_weights"] = {
+            "recipe": recipe.float_weights, "tensors": len(float_weights),
+            "parameters": sum(pt2e.graph_tensor(prepared, target).numel() for target in float_weights),
+        }
         report["unquantised_by_target"] = pt2e.unquantised_by_target(prepared, labels, {by_label[label] for label in keep})
         converted = pt2e.convert(prepared, fold_quantize=fold_quantize)
         report["seconds"] = round(time.perf_counter() - started, 2)
@@ -383,6 +388,9 @@ def _reconstruct_checked(
         trained, teacher=teacher, float_graph=trained_float, batches=batches, steps=recipe.reconstruction_steps,
         learning_rate=recipe.reconstruction_learning_rate, seed=recipe.calibration.seed, progress=progress,
     )
+    if recipe.float_weights == "fp16":
+        # Training moved the float convs' weights off the float16 grid they were calibrated on.
+        pt2e.round_float_weights(trained)
     figures, flat = _measure(trained, reference=reference, predictor=predictor, flat_limit=flat_limit)
     accepted = figures.drop_bound_db < before[0].drop_bound_db and (flat_limit is None or flat <= flat_limit)
     step = {

@@ -24,7 +24,7 @@ from edge_sr.errors import OptionError
 from edge_sr.quant.passes import QUANT_PREPARE_FP32, split_concat_conv
 from edge_sr.quant.ranges import RangeEstimatorObserver
 from edge_sr.quant.recipe import Int8Recipe
-from edge_sr.tolerances import verify_equivalent
+from edge_sr.tolerances import Tolerance, verify_equivalent
 
 ANNOTATION_KEY = "quantization_annotation"
 QUANTISABLE_OPS = {
@@ -46,6 +46,16 @@ QUANTISABLE_OPS = {
     "avg_pool2d",
     "pixel_shuffle",
 }
+
+
+FLOAT16_MAX = 65504.0
+FLOAT16_WEIGHTS = Tolerance(
+    name="float16-weights",
+    atol=2.0**-25,
+    rtol=2.0**-11,
+    meaning="a float conv's weights rounded to float16 values vs the float32 weights: half a unit in the last place",
+)
+WEIGHTED_OPS = ("conv2d", "conv_transpose2d", "linear")
 
 
 def op_name(node: fx.Node) -> str:
@@ -234,6 +244,7 @@ def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
         def __init__(self) -> None:
             super().__init__()
             self.inner = inner
+            self.recipe = recipe
             self.keep = frozenset(keep)
 
         def transform_for_annotation(self, model):
@@ -270,15 +281,59 @@ def RecipeQuantizer(inner, *, recipe: Int8Recipe, keep: Iterable[str]):
     return _RecipeQuantizer()
 
 
+def float_weight_targets(prepared: fx.GraphModule) -> list[str]:
+    """Attributes holding the weights of convs (and linears) the quantiser left in float: in a
+    prepared graph a quantised weight reaches its op through an observer, a float one directly."""
+    targets: list[str] = []
+    for node in prepared.graph.nodes:
+        if node.op != "call_function" or op_name(node) not in WEIGHTED_OPS or len(node.args) < 2:
+            continue
+        weight = node.args[1]
+        if isinstance(weight, fx.Node) and weight.op == "get_attr" and weight.target not in targets:
+            targets.append(weight.target)
+    return targets
+
+
+def round_float_weights(prepared: fx.GraphModule) -> dict[str, int]:
+    """Round, in place, the float convs' weights (:func:`float_weight_targets`) to float16 values,
+    held in their float32 tensors: what a target storing them as float16 computes with, so the
+    simulation and every decision made on it see the artifact's weights.  Each tensor is checked
+    against its source (:data:`FLOAT16_WEIGHTS`); one beyond float16's range stays as it is.
+    Returns ``{"tensors": rounded, "parameters": their values, "out_of_range": left}``."""
+    rounded = parameters = out_of_range = 0
+    for target in float_weight_targets(prepared):
+        tensor = graph_tensor(prepared, target)
+        if not tensor.is_floating_point() or tensor.dtype == torch.float16:
+            continue
+        if float(tensor.detach().abs().max()) > FLOAT16_MAX:
+            out_of_range += 1
+            continue
+        halved = tensor.detach().to(torch.float16).to(tensor.dtype)
+        holds, diff, bound = FLOAT16_WEIGHTS.check(halved, tensor)
+        if not holds:
+            from edge_sr.errors import VerificationError
+
+            raise VerificationError(f"float16 rounding of {target}: changed a weight by {diff:.3g} (tolerance {FLOAT16_WEIGHTS.name}: {bound:.3g})")
+        tensor.data.copy_(halved)
+        rounded += 1
+        parameters += tensor.numel()
+    return {"tensors": rounded, "parameters": parameters, "out_of_range": out_of_range}
+
+
 def prepare_and_calibrate(
     graph_module: fx.GraphModule, quantizer, batches: Sequence[torch.Tensor]
 ) -> fx.GraphModule:
-    """Observed graph after running every calibration batch (NCHW float32 RGB in [0, 1])."""
+    """Observed graph after running every calibration batch (NCHW float32 RGB in [0, 1]).
+
+    With the recipe's ``float_weights="fp16"`` the float convs' weights are rounded to float16
+    values first (:func:`round_float_weights`), so calibration sees them as the artifact has them."""
     from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prepared = prepare_pt2e(copy.deepcopy(graph_module), quantizer)
+    if quantizer.recipe.float_weights == "fp16":
+        round_float_weights(prepared)
     with torch.no_grad():
         for batch in batches:
             prepared(batch.contiguous())

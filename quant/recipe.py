@@ -14,14 +14,15 @@ from typing import Any
 from edge_sr.errors import OptionError
 
 RECIPE_SCHEMA = "edge-sr/quant-recipe"
-RECIPE_VERSION = 8
+RECIPE_VERSION = 9
 """2 added ``calibration.crop_candidates`` (version-1 recipes read as 1: plain random crops);
 3 added ``equalize`` (older recipes read as ``False``: they were built without it); 4 added
 ``max_flat_shift_levels`` (older recipes read as ``None``: their fallback saw natural images only);
 5 added ``compose_pointwise`` (older recipes read as ``"never"``); 6 made it a choice (version-5
 ``true`` reads as ``"always"``, ``false`` as ``"never"``); 7 added ``compose_max_grey_shift_levels``
 (older recipes read as ``None``: their choice was the bound's alone); 8 added
-``calibration.threads`` (older recipes read as ``None``: built on the process's thread count)."""
+``calibration.threads`` (older recipes read as ``None``: built on the process's thread count); 9
+added ``float_weights`` (older recipes read as ``"fp32"``)."""
 _ADDED_FIELDS = (
     (2, True, "crop_candidates", 1),
     (3, False, "equalize", False),
@@ -29,6 +30,7 @@ _ADDED_FIELDS = (
     (5, False, "compose_pointwise", "never"),
     (7, False, "compose_max_grey_shift_levels", None),
     (8, True, "threads", None),
+    (9, False, "float_weights", "fp32"),
 )
 """``(version that added it, a ``calibration`` field?, field, what older recipes were built with)``."""
 VISIBLE_SHIFT_LEVELS = 8.0
@@ -38,6 +40,7 @@ areas are within it.  All-int8 grey shifts stay under it (SPAN ch28 3.0, EFDN 5.
 colours of all-int8 artifacts do not (64–97 levels measured)."""
 RANGE_ESTIMATORS = ("minmax", "percentile", "mse", "entropy")
 COMPOSE_POINTWISE = ("auto", "always", "never")
+FLOAT_WEIGHTS = ("fp16", "fp32")
 WEIGHT_ROUNDINGS = ("nearest", "refit")
 """``nearest``: the target's own rounding; ``refit``: :mod:`edge_sr.quant.refit` (weights, biases,
 and the activation quantisation each conv sees)."""
@@ -130,6 +133,15 @@ class Int8Recipe:
     within 0.002 dB on it, yet composed its greys are 8.2 / 9.3 levels off (LiteRT / ExecuTorch
     quantiser) against 4.2 / 5.2 apart, and it loses 0.07 / 0.10 dB more on Set14.  None: the
     bound alone."""
+    float_weights: str = "fp16"
+    """How the convs left in float (``keep_float``, the fallback's choice) hold their weights.
+    ``"fp16"``: rounded to float16 values in the build, before calibration, so the fallback
+    measures the network the artifact computes; targets that can store them as float16 do
+    (LiteRT: FLOAT16 constants behind a DEQUANTIZE, which CPU runtimes expand once at load;
+    ONNX: float16 initializers behind a Cast; CoreML computes in fp16 anyway), the rest store
+    the same values in fp32 (ExecuTorch, whose XNNPACK float convs take fp32 weights) and say
+    so.  A float conv's weights are most of a mixed artifact's bytes: SPAN ch28's 0.1-dB LiteRT
+    artifact held 428 KB of them in a 496 KB file.  ``"fp32"``: as trained."""
     image_grid_io: bool = True
     weight_rounding: str = "refit"
     reconstruction_steps: int = 0
@@ -166,6 +178,8 @@ class Int8Recipe:
             raise OptionError(f"recipe: percentile {self.percentile}: expected a value in (50, 100]")
         if self.compose_pointwise not in COMPOSE_POINTWISE:
             raise OptionError(f"recipe: compose_pointwise {self.compose_pointwise!r}: expected one of {', '.join(COMPOSE_POINTWISE)}")
+        if self.float_weights not in FLOAT_WEIGHTS:
+            raise OptionError(f"recipe: float_weights {self.float_weights!r}: expected one of {', '.join(FLOAT_WEIGHTS)}")
         if self.weight_rounding not in WEIGHT_ROUNDINGS:
             raise OptionError(f"recipe: weight_rounding {self.weight_rounding!r}: expected one of {', '.join(WEIGHT_ROUNDINGS)}")
         if not 0 <= self.reconstruction_steps <= 100_000:

@@ -36,6 +36,7 @@ def test_recipe_round_trips_and_is_frozen():
         ({"calibration": {"threads": 0}}, "threads in 1..1024 or None, found 0"),
         ({"compose_pointwise": "sometimes"}, "compose_pointwise 'sometimes'"),
         ({"compose_pointwise": True}, "compose_pointwise True: expected one of auto, always, never"),
+        ({"float_weights": "bf16"}, "float_weights 'bf16': expected one of fp16, fp32"),
     ],
 )
 def test_invalid_recipes_are_refused(kwargs, message):
@@ -68,6 +69,7 @@ ADDED_IN_VERSION = {
     5: ("compose_pointwise", "never"),
     7: ("compose_max_grey_shift_levels", None),  # version-6 `auto` chose on the held-out bound alone
     8: ("calibration.threads", None),  # version-7 builds ran on the process's thread count
+    9: ("float_weights", "fp32"),  # version-8 float layers kept their trained float32 weights
 }
 """Each recipe field added after version 1, and what recipes written before it must read as: what
 they were built with, never a later default."""
@@ -111,8 +113,8 @@ def test_each_added_field_defaults_to_the_new_behaviour():
     default = Int8Recipe()
     assert (
         default.calibration.crop_candidates, default.equalize, default.max_flat_shift_levels, default.compose_pointwise,
-        default.compose_max_grey_shift_levels, default.calibration.threads,
-    ) == (32, True, 8.0, "auto", 8.0, 1)
+        default.compose_max_grey_shift_levels, default.calibration.threads, default.float_weights,
+    ) == (32, True, 8.0, "auto", 8.0, 1, "fp16")
     for path, value in ADDED_IN_VERSION.values():
         old_behaviour = _with_field(default, path, value)
         assert old_behaviour != default and Int8Recipe.from_json(old_behaviour.to_json()) == old_behaviour
