@@ -102,8 +102,8 @@ class ExecuTorchXNNPACKConverter(_ExecuTorchBase):
         if float_weights.get("recipe") == "fp16" and float_weights.get("tensors"):
             details["float16_weights"] = {
                 "tensors": 0, "bytes_saved": 0,
-                "why": "the recipe's float16 values are stored as float32: edge-sr lowers the layers kept in float to "
-                       "XNNPACK's fp32 ops, which take fp32 weights; fp16 storage would mean fp16 compute (not built)",
+                "why": "the recipe's float16 values are stored as float32: XNNPACK's fp32 convs take fp32 weights, and fp16 "
+                       "layers would split the delegate (its partitioner leaves fp32<->fp16 casts to portable ops outside it)",
             }
         return ExportFacts(details=details)
 

@@ -296,6 +296,7 @@ def _store_float16_exact_weights(model: Any, schema: Any) -> dict[str, int]:
     }
     stored = saved = 0
     dequantize: int | None = None
+    replaced: set[int] = set()
     for graph in model.subgraphs or []:
         converted: set[int] = set()
         dequantize_ops = []
@@ -320,6 +321,7 @@ def _store_float16_exact_weights(model: Any, schema: Any) -> dict[str, int]:
             source = schema.TensorT()
             source.shape, source.type, source.buffer = np.array(tensor.shape, dtype=np.int32), schema.TensorType.FLOAT16, len(model.buffers) - 1
             graph.tensors.append(source)
+            replaced.add(tensor.buffer)
             tensor.buffer = 0  # the schema's empty buffer: the DEQUANTIZE writes it now
             if dequantize is None:
                 dequantize = _operator_code(model, schema, schema.BuiltinOperator.DEQUANTIZE, version=DEQUANTIZE_FLOAT16_VERSION)
@@ -333,9 +335,8 @@ def _store_float16_exact_weights(model: Any, schema: Any) -> dict[str, int]:
         # Constants first: each DEQUANTIZE runs before any op reads its output.
         graph.operators = dequantize_ops + list(graph.operators or [])
     read = {t.buffer for g in model.subgraphs or [] for t in g.tensors or []} | {m.buffer for m in model.metadata or []}
-    for index, buffer in enumerate(model.buffers or []):
-        if index not in read and index != 0:
-            buffer.data = None
+    for index in replaced - read:
+        model.buffers[index].data = None
     return {"tensors": stored, "bytes_saved": saved}
 
 
