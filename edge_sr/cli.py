@@ -323,6 +323,16 @@ def _print_accuracy(target: str, contract: dict) -> None:
     accuracy = contract.get("accuracy")
     kept = quantization.get("kept_float") or []
     print(f"\n{target} int8: layers kept in float: {', '.join(kept) if kept else 'none'}")
+    float_weights = quantization.get("float_weights") or {}
+    if float_weights.get("tensors"):
+        details = contract.get("converter", {}).get("details", {})
+        stored = details.get("float16_weights") or details.get("compaction", {}).get("float16_weights")
+        values = "float16" if float_weights.get("float16_values") == float_weights["tensors"] else "float32"
+        line = f"  float convs' weights: {float_weights['tensors']} tensors, {float_weights['parameters']:,} values, as {values} values"
+        if values == "float16" and stored is not None:
+            line += (f"; stored as float16: {stored['tensors']} ({stored['bytes_saved']:,} B saved)" if stored["tensors"]
+                     else f"; {stored.get('why', 'stored as float32')}")
+        print(line)
     composition = next((step for step in quantization.get("steps", []) if step.get("step") == "compose-pointwise-convs"), {})
     bounds_by_variant = composition.get("predicted_drop_bound_db", {})
     if len(bounds_by_variant) == 2:

@@ -255,10 +255,12 @@ def build_int8(
                     for extra, trial in rebuilt.items()
                 ],
             }
-        float_weights = pt2e.float_weight_targets(prepared)
+        float_weights = [pt2e.graph_tensor(prepared, target) for target in pt2e.float_weight_targets(prepared)]
         report["float_weights"] = {
             "recipe": recipe.float_weights, "tensors": len(float_weights),
-            "parameters": sum(pt2e.graph_tensor(prepared, target).numel() for target in float_weights),
+            "parameters": sum(weights.numel() for weights in float_weights),
+            # Fewer than ``tensors`` under "fp16": some weights lie beyond float16's range and stay float32.
+            "float16_values": sum(torch.equal(weights, weights.half().to(weights.dtype)) for weights in float_weights),
         }
         report["unquantised_by_target"] = pt2e.unquantised_by_target(prepared, labels, {by_label[label] for label in keep})
         converted = pt2e.convert(prepared, fold_quantize=fold_quantize)

@@ -308,6 +308,15 @@ def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):
     _print_accuracy("tflite", contract)
     out = capsys.readouterr().out
     assert "its only gain is speed (50 % less time on the benchmarks)" in out and "nor faster" not in out
+    # Recipe 9: the float convs' weights are float16 values, and the line says how they are stored.
+    contract["quantization"]["float_weights"] = {"recipe": "fp16", "tensors": 19, "parameters": 106_932, "float16_values": 19}
+    contract["converter"] = {"details": {"compaction": {"float16_weights": {"tensors": 18, "bytes_saved": 213_808, "max_abs_diff": 0.0}}}}
+    _print_accuracy("tflite", contract)
+    out = capsys.readouterr().out
+    assert "float convs' weights: 19 tensors, 106,932 values, as float16 values; stored as float16: 18 (213,808 B saved)" in out
+    contract["converter"] = {"details": {"float16_weights": {"tensors": 0, "bytes_saved": 0, "why": "stored as float32: XNNPACK's fp32 convs"}}}
+    _print_accuracy("executorch", contract)
+    assert "as float16 values; stored as float32: XNNPACK's fp32 convs" in capsys.readouterr().out
 
 
 def test_recipe_options_switch_off_the_exact_rewrites():
@@ -323,6 +332,8 @@ def test_recipe_options_switch_off_the_exact_rewrites():
     assert _recipe(build_parser().parse_args([*convert, "--compose-pointwise", "always"])).compose_pointwise == "always"
     assert default.calibration.threads == 1
     assert _recipe(build_parser().parse_args([*convert, "--calib-threads", "2"])).calibration.threads == 2
+    assert default.float_weights == "fp16"
+    assert _recipe(build_parser().parse_args([*convert, "--float-weights", "fp32"])) == dataclasses.replace(default, float_weights="fp32")
 
 
 def test_int8_bad_options_are_one_line(capsys, tmp_path, zoo_dir):
