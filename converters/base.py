@@ -183,6 +183,9 @@ def from_layout(y: torch.Tensor, layout: str) -> torch.Tensor:
     return y.permute(0, 3, 1, 2).contiguous() if layout == "nhwc" else y
 
 
+FLOAT16_MIN_SAVED_BYTES = 256
+"""A weight stored as float16 adds a tensor and a DEQUANTIZE op (LiteRT, ~100 B) or a Cast node and
+a second name (ONNX): weights that would save less stay float32."""
 FLOAT16_STORAGE_EXACT = Tolerance(
     name="float16-storage-exact",
     atol=0.0,

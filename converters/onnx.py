@@ -11,7 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, check_float16_storage, from_layout, to_layout
+from edge_sr.converters.base import (
+    FLOAT16_MIN_SAVED_BYTES, SDK, Converter, ExportFacts, Runner, check_float16_storage, from_layout, to_layout,
+)
 from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
 from edge_sr.converters.spec import ExportSpec
 
@@ -57,10 +59,6 @@ def _qdq_int8_to_uint8(model) -> int:
             tensor.CopyFrom(numpy_helper.from_array((values.astype(np.int16) + 128).astype(np.uint8), tensor.name))
             shifted += 1
     return shifted
-
-
-FLOAT16_MIN_SAVED_BYTES = 256
-"""A weight stored as float16 adds a Cast node and a second name: smaller ones stay float32."""
 
 
 def _store_float16_exact_weights(model) -> dict[str, int]:

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_sr.converters.base import SDK, Converter, ExportFacts, Runner, check_float16_storage, from_layout, to_layout
+from edge_sr.converters.base import (
+    FLOAT16_MIN_SAVED_BYTES, SDK, Converter, ExportFacts, Runner, check_float16_storage, from_layout, to_layout,
+)
 from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
 from edge_sr.converters.spec import ExportSpec
 
@@ -277,8 +279,6 @@ def _fuse_relu_form_prelus(model: Any, schema: Any) -> int:
     return fused
 
 
-FLOAT16_MIN_SAVED_BYTES = 256
-"""A weight stored as float16 adds a tensor and a DEQUANTIZE op (~100 B): smaller ones stay float32."""
 DEQUANTIZE_FLOAT16_VERSION = 3
 """The DEQUANTIZE version TFLite's op-version table gives a float16 input."""
 
