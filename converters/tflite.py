@@ -81,12 +81,13 @@ def _fp16_weights(source: Path, destination: Path) -> None:
     job.quantize().export_model(str(destination), overwrite=True)
 
 
-def _compact(path: Path, *, float16_exact_weights: bool = False) -> dict[str, int]:
+def _compact(path: Path, *, float16_exact_weights: bool = False) -> dict[str, Any]:
     """Rewrite ``path`` smaller without changing any output; returns the bytes saved by dropping
     names and by the rest, and how many PReLUs were fused.
 
     - With ``float16_exact_weights`` (INT8 artifacts), float convs' weights whose values all sit
-      on the float16 grid are stored as float16 (:func:`_store_float16_exact_weights`).
+      on the float16 grid are stored as float16 (:func:`_store_float16_exact_weights`); how
+      many, and the bytes saved, come back under ``"float16_weights"``.
 
     - Tensor names go, except the signature's inputs' and outputs'.  The converter's names are
       MLIR locations (6 KB on SPAN ch28): debug information; runtimes name tensors by index.
@@ -127,7 +128,10 @@ def _compact(path: Path, *, float16_exact_weights: bool = False) -> dict[str, in
     data = path.read_bytes()
     model = schema.ModelT.InitFromPackedBuf(data, 0)
     if any(buffer.offset > 1 for buffer in model.buffers or []):
-        return {"tensor_names_bytes": 0, "tables_and_vectors_bytes": 0, "prelus_fused": 0}
+        facts = {"tensor_names_bytes": 0, "tables_and_vectors_bytes": 0, "prelus_fused": 0}
+        if float16_exact_weights:
+            facts["float16_weights"] = {"tensors": 0, "bytes_saved": 0, "why": "buffers stored past the flatbuffer (> 2 GB) are left as written"}
+        return facts
     prelus_fused = _fuse_relu_form_prelus(model, schema)
     if prelus_fused:
         _drop_unreferenced_tensors(model)
@@ -473,16 +477,17 @@ class TFLiteConverter(Converter):
         try:
             shutil.copyfile(path, reference)
             compaction = _compact(path, float16_exact_weights=True)
-            if compaction["float16_weights"]["tensors"]:
+            float16 = compaction.pop("float16_weights")
+            if float16["tensors"]:
                 _compact(reference)
-                compaction["float16_weights"]["max_abs_diff"] = check_float16_storage(
+                float16["max_abs_diff"] = check_float16_storage(
                     self.runner(path, spec), self.runner(reference, spec), sample, path=path,
                 )
         finally:
             reference.unlink(missing_ok=True)
         return ExportFacts(details={
             "signature": SIGNATURE, "quantizer": "litert-torch PT2EQuantizer", "io": "int8 (scale/zero point in the contract)",
-            "compaction": compaction,
+            "compaction": compaction, "float16_weights": float16,
         })
 
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:

@@ -326,7 +326,7 @@ def _print_accuracy(target: str, contract: dict) -> None:
     float_weights = quantization.get("float_weights") or {}
     if float_weights.get("tensors"):
         details = contract.get("converter", {}).get("details", {})
-        stored = details.get("float16_weights") or details.get("compaction", {}).get("float16_weights")
+        stored = details.get("float16_weights")
         values = "float16" if float_weights.get("float16_values") == float_weights["tensors"] else "float32"
         line = f"  float convs' weights: {float_weights['tensors']} tensors, {float_weights['parameters']:,} values, as {values} values"
         if values == "float16" and stored is not None:

@@ -310,7 +310,7 @@ def test_an_int8_artifact_no_smaller_than_fp32_is_called_out(capsys):
     assert "its only gain is speed (50 % less time on the benchmarks)" in out and "nor faster" not in out
     # Recipe 9: the float convs' weights are float16 values, and the line says how they are stored.
     contract["quantization"]["float_weights"] = {"recipe": "fp16", "tensors": 19, "parameters": 106_932, "float16_values": 19}
-    contract["converter"] = {"details": {"compaction": {"float16_weights": {"tensors": 18, "bytes_saved": 213_808, "max_abs_diff": 0.0}}}}
+    contract["converter"] = {"details": {"float16_weights": {"tensors": 18, "bytes_saved": 213_808, "max_abs_diff": 0.0}}}
     _print_accuracy("tflite", contract)
     out = capsys.readouterr().out
     assert "float convs' weights: 19 tensors, 106,932 values, as float16 values; stored as float16: 18 (213,808 B saved)" in out

@@ -751,7 +751,7 @@ def test_layers_kept_in_float_store_their_weights_as_float16(target, tmp_path):
     assert built == {"recipe": "fp16", "tensors": 2, "parameters": kept_parameters, "float16_values": 2}
     assert contract["verification"]["ran"]
     details = contract["converter"]["details"]
-    stored = (details["compaction"] if target == "tflite" else details)["float16_weights"]
+    stored = details["float16_weights"]
     if target == "executorch":
         assert stored["tensors"] == 0 and "stored as float32" in stored["why"]
         return
