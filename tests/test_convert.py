@@ -122,6 +122,53 @@ def test_tflite_has_no_rank6_reshape_around_the_upsampler(all_targets, tmp_path)
     assert "RESHAPE" in converter.inspect(plain)["ops"]
 
 
+class _Gate(torch.nn.Module):
+    """SPAN's attention tail, plus a number operand on a 2-D tensor the rewrite must leave alone."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = (torch.sigmoid(x) - 0.5) * 2.0
+        return x * gate + (x.mean(dim=(2, 3)) + 1.0)[:, :, None, None]
+
+
+def test_scalar_operands_become_4d_constants_equal_to_the_bit():
+    from edge_sr.converters.executorch import _scalar_operands_as_constants
+
+    sample = torch.randn(1, 4, 9, 7)
+    rewritten, count, diff = _scalar_operands_as_constants(_Gate(), sample, dynamic_shapes=None)
+    assert diff == 0.0
+    assert count == 2  # the sub and the mul on 4-D tensors; the 2-D add keeps its number
+    constants = dict(rewritten.named_buffers())
+    assert sorted(float(c) for c in constants.values()) == [0.5, 2.0]
+    assert all(c.shape == (1, 1, 1, 1) and c.dtype == torch.float32 for c in constants.values())
+    for index in range(3):
+        x = torch.randn(1, 4, 11, 5) * 10 ** index
+        assert torch.equal(rewritten(x), _Gate()(x))
+    # Half-precision graphs get half-precision constants.
+    half, count, _ = _scalar_operands_as_constants(_Gate().half(), sample.half(), dynamic_shapes=None)
+    assert count == 2 and all(c.dtype == torch.float16 for c in dict(half.named_buffers()).values())
+
+
+def test_executorch_runs_span_attention_in_nhwc(all_targets, tmp_path, monkeypatch):
+    # ExecuTorch makes ``sigmoid(x) − 0.5``'s number a rank-1 tensor, and XNNPACK's layout pass
+    # then runs the sub in NCHW between two full-size transposes.  As a [1, 1, 1, 1] constant it
+    # stays NHWC: what is left is the input's and output's transposes and one per 1-value constant.
+    contract = _contract(all_targets, "executorch")
+    rewritten = contract["converter"]["details"]["scalar_operands_as_constants"]
+    ops = contract["inspection"]["xnnpack_ops"]
+    assert rewritten == 7 and ops["Subtract"] == 7  # six gates and conv_1's border term
+    assert "7 number operands of elementwise ops as [1, 1, 1, 1] constants, run in NHWC (checked: max diff 0.0e+00)" in contract["converter"]["notes"]
+    assert ops["StaticTranspose"] <= 2 + rewritten, ops
+    # Without the rewrite the same network lowers with a pair of full-size transposes per gate.
+    from edge_sr.converters.executorch import ExecuTorchXNNPACKConverter, _ExecuTorchBase
+
+    monkeypatch.setattr(ExecuTorchXNNPACKConverter, "prepare_for_lowering", _ExecuTorchBase.prepare_for_lowering)
+    converter = get_converter("executorch")
+    plain = tmp_path / "plain.pte"
+    converter.export(edge_sr.load(MODEL).module, ExportSpec(shape=ShapePolicy.fixed(*SIZE)), plain, sample=torch.rand(1, 3, *SIZE))
+    full_size_transposes = ops["StaticTranspose"] - rewritten
+    assert converter.inspect(plain)["xnnpack_ops"]["StaticTranspose"] >= full_size_transposes + 12
+
+
 def _litert_raw_and_compact(tmp_path: Path, model: str, sample: torch.Tensor) -> tuple[Path, Path, dict]:
     """litert-torch's own ``.tflite`` of a zoo model, and a copy rewritten by ``_compact``."""
     import litert_torch
