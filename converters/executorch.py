@@ -107,10 +107,10 @@ def _scalar_operands_as_constants(module: nn.Module, sample: torch.Tensor, *, dy
 
     ExecuTorch turns such a number into a rank-0 or rank-1 tensor, and XNNPACK's channels-last
     pass runs any op reading one in NCHW: a full-size transpose before it and one after.  SPAN
-    ch28 has six such pairs, about 10 % of its time at 256² on two threads (1-3 % on one),
-    fp32 and int8 alike.  A 4-D constant keeps the op in NHWC.  The graph's quantisation is untouched: the number was not
-    quantised and the constant is not either.  Tensor layout and values are unchanged: NCHW in,
-    NCHW out."""
+    ch28 has six such pairs; without them it runs 2-4 % faster at 256² on this CPU (one or two
+    threads, fp32 and int8, interleaved runs).  A 4-D constant keeps the op in NHWC.  The graph's
+    quantisation is untouched: the number was not quantised and the constant is not either.
+    Tensor layout and values are unchanged: NCHW in, NCHW out."""
     graph_module = module if isinstance(module, torch.fx.GraphModule) else torch.export.export(
         module, (sample,), dynamic_shapes=dynamic_shapes
     ).module()
