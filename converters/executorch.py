@@ -38,11 +38,20 @@ def _delegates(path: Path, pte: Any = None) -> list[str]:
     return [d.id for plan in program.execution_plan for d in plan.delegates]
 
 
+def _flatc_json(text: str) -> Any:
+    """flatc's JSON, which writes non-finite floats bare (a conv fused with a ReLU has
+    ``"output_max": inf``); Python's reader takes them as ``Infinity`` and ``NaN``."""
+    import json
+    import re
+
+    text = re.sub(r'(?<=[\s:\[,])(-?)inf\b', r"\1Infinity", text)
+    return json.loads(re.sub(r'(?<=[\s:\[,])-?nan\b', "NaN", text))
+
+
 def _xnnpack_ops(pte: Any) -> dict[str, int]:
     """How many of each XNNPACK node the program's XNNPACK delegates hold (``Conv2d``,
     ``Convert``, ``StaticTranspose``, ...): what the partitioner made of the graph, e.g. the
     float islands of an int8 program (a ``Convert`` each way) or layout transposes."""
-    import json
     import struct
     import tempfile
     from collections import Counter
@@ -68,7 +77,7 @@ def _xnnpack_ops(pte: Any) -> dict[str, int]:
             graph_path = Path(folder) / f"graph{index}.bin"
             graph_path.write_bytes(blob[offset:offset + size])
             _flatc_decompile(folder, str(Path(folder) / "schema.fbs"), str(graph_path), ["--raw-binary"])
-            graph = json.loads((Path(folder) / f"graph{index}.json").read_text())
+            graph = _flatc_json((Path(folder) / f"graph{index}.json").read_text())
             counts.update(node["xnode_union_type"].removeprefix("XNN") for node in graph.get("xnodes", []))
     return dict(sorted(counts.items()))
 

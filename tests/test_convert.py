@@ -169,6 +169,16 @@ def test_executorch_runs_span_attention_in_nhwc(all_targets, tmp_path, monkeypat
     assert converter.inspect(plain)["xnnpack_ops"]["StaticTranspose"] >= full_size_transposes + 12
 
 
+def test_executorch_inspects_the_graph_of_a_network_with_relus(tmp_path, zoo_dir, data_dir):
+    # A conv fused with a ReLU carries "output_max": inf in XNNPACK's graph, which flatc prints
+    # bare; reading it as JSON failed every EFDN conversion to ExecuTorch (fp32 and int8).
+    result = convert_model(edge_sr.load("efdn"), target="executorch", spec=ExportSpec(shape=ShapePolicy.fixed(48, 56)), output_dir=tmp_path)
+    contract = Contract.read(result.contract).data
+    assert contract["verification"]["passed"] and contract["verification"]["max_abs_diff"] <= 1e-4
+    ops = contract["inspection"]["xnnpack_ops"]
+    assert ops["Conv2d"] == 65 and ops["PReLU"] == 12 and ops["Sigmoid"] == 4, ops
+
+
 def _litert_raw_and_compact(tmp_path: Path, model: str, sample: torch.Tensor) -> tuple[Path, Path, dict]:
     """litert-torch's own ``.tflite`` of a zoo model, and a copy rewritten by ``_compact``."""
     import litert_torch
