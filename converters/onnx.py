@@ -16,6 +16,7 @@ from edge_sr.converters.base import (
 )
 from edge_sr.converters.contract import INPUT_NAME, OUTPUT_NAME
 from edge_sr.converters.spec import ExportSpec
+from edge_sr.tolerances import Tolerance
 
 OPSET = 17
 INT8_OPSET = 18
@@ -32,31 +33,70 @@ def constant_tensors(model) -> dict[str, Any]:
     return constants
 
 
-def _qdq_int8_to_uint8(model) -> int:
-    """Rewrite every int8 quantised tensor of a QDQ graph as uint8 (values and zero points + 128).
+WEIGHT_READERS = {"Conv": 1, "ConvTranspose": 1, "Gemm": 1, "MatMul": 1}
+"""Op type → the input that takes its weight: a ``DequantizeLinear`` there dequantises weights."""
+
+INT8_WEIGHTS_EXACT = Tolerance(
+    name="onnx-int8-weights-exact",
+    atol=0.0,
+    rtol=0.0,
+    meaning="the QDQ artifact with int8 weights (uint8 x int8 kernels) vs the same graph with uint8 weights (uint8 x uint8), onnxruntime",
+)
+"""onnxruntime's uint8 × int8 kernels on x86 without VNNI (AVX2's VPMADDUBSW) add two products in
+int16, which can saturate; uint8 × uint8 takes a path that cannot.  Where they agree the faster
+artifact ships."""
+
+
+def _weight_dequantizers(model) -> set[str]:
+    """Outputs of the ``DequantizeLinear`` nodes that feed a weight input (:data:`WEIGHT_READERS`),
+    and of any ``QuantizeLinear`` feeding one of those (weights left unfolded)."""
+    weights = {node.input[WEIGHT_READERS[node.op_type]] for node in model.graph.node
+               if node.op_type in WEIGHT_READERS and len(node.input) > WEIGHT_READERS[node.op_type]}
+    dequantizers = [node for node in model.graph.node if node.op_type == "DequantizeLinear" and node.output[0] in weights]
+    return weights | {node.input[0] for node in dequantizers}
+
+
+def _qdq_int8_to_uint8(model, *, weights: bool) -> int:
+    """Rewrite the int8 quantised tensors of a QDQ graph as uint8 (values and zero points + 128):
+    every one with ``weights``, else the activations' only (weights stay int8).
 
     Exact: ``(q + 128) - (z + 128) = q - z``.  Why: onnxruntime fuses QDQ into integer kernels,
-    and on x86 CPUs without VNNI its int8-activation × int8-weight kernels multiply in int16
-    pairs that saturate (measured on an AVX2-only EPYC: SPAN ch28 reached 39.9 dB against the
-    PyTorch quantised graph instead of 45.9 dB, and ran 1.7× slower).  uint8 × uint8 takes a
-    path without that overflow on every CPU.  Returns the number of tensors rewritten.
+    and on x86 CPUs without VNNI its int8-activation kernels multiply in int16 pairs that
+    saturate (measured on an AVX2-only EPYC: int8 × int8 took SPAN ch28 to 39.9 dB against the
+    PyTorch quantised graph instead of 45.9 dB, and ran 1.7× slower).  uint8 activations × int8
+    weights is onnxruntime's own default and its fast path: SPAN ch28 at 256² on one thread ran
+    177 ms against 433 ms for uint8 × uint8, with output identical to the bit on all four
+    benchmarks and flat colours.  Its pairs can still saturate on such CPUs, so the converter
+    checks it against uint8 × uint8 (:data:`INT8_WEIGHTS_EXACT`).  A zero point shared by a
+    weight and an activation is split in two.  Returns the number of tensors rewritten.
     """
-    import numpy as np
     from onnx import numpy_helper
 
     constants = constant_tensors(model)
-    quantised = set()
-    for node in model.graph.node:
-        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2:
-            quantised.add(node.input[2])
-        if node.op_type == "DequantizeLinear":
-            quantised.add(node.input[0])
+    weight_outputs = set() if weights else _weight_dequantizers(model)
+    kept = {name for node in model.graph.node if node.op_type == "DequantizeLinear" and node.output[0] in weight_outputs
+            for name in node.input[0:3:2]}
     shifted = 0
-    for name in sorted(quantised & constants.keys()):
-        tensor = constants[name]
-        values = numpy_helper.to_array(tensor)
-        if values.dtype == np.int8:
-            tensor.CopyFrom(numpy_helper.from_array((values.astype(np.int16) + 128).astype(np.uint8), tensor.name))
+    for node in model.graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear") or node.output[0] in weight_outputs:
+            continue
+        for position in ([2] if node.op_type == "QuantizeLinear" else [0, 2]):
+            name = node.input[position] if position < len(node.input) else ""
+            if name not in constants:
+                continue
+            values = numpy_helper.to_array(constants[name])
+            if values.dtype != np.int8:
+                continue
+            shifted_values = (values.astype(np.int16) + 128).astype(np.uint8)
+            if name in kept:
+                # The weight keeps this tensor as int8; the activation gets a shifted copy.
+                node.input[position] = name = f"{name}_uint8"
+                if name in constants:
+                    continue
+                constants[name] = numpy_helper.from_array(shifted_values, name)
+                model.graph.initializer.append(constants[name])
+            else:
+                constants[name].CopyFrom(numpy_helper.from_array(shifted_values, name))
             shifted += 1
     return shifted
 
@@ -124,9 +164,24 @@ class ONNXConverter(Converter):
             node.doc_string = ""
             del node.metadata_props[:]
         del model.graph.value_info[:]
-        shifted = _qdq_int8_to_uint8(model)
+        uint8_weights_model = onnx.ModelProto()
+        uint8_weights_model.CopyFrom(model)
+        shifted_with_weights = _qdq_int8_to_uint8(uint8_weights_model, weights=True)
+        shifted = _qdq_int8_to_uint8(model, weights=False)
+        uint8_weights = path.with_name(path.name + ".uint8-weights")
         reference = path.with_name(path.name + ".float32-weights")
+        notes: list[str] = []
         try:
+            onnx.save(model, str(path))
+            onnx.save(uint8_weights_model, str(uint8_weights))
+            holds, diff, bound = INT8_WEIGHTS_EXACT.check(self.runner(path, spec)(sample), self.runner(uint8_weights, spec)(sample))
+            weights = "int8"
+            if not holds:
+                model, shifted, weights = uint8_weights_model, shifted_with_weights, "uint8"
+                notes.append(
+                    f"weights written as uint8: onnxruntime's uint8 x int8 kernels moved the output by {diff:.3g} on this CPU "
+                    f"(tolerance {INT8_WEIGHTS_EXACT.name}: {bound:g}), saturating; uint8 x uint8 is exact and slower"
+                )
             onnx.save(model, str(reference))
             float16 = _store_float16_exact_weights(model)
             onnx.save(model, str(path))
@@ -137,9 +192,11 @@ class ONNXConverter(Converter):
                 )
         finally:
             reference.unlink(missing_ok=True)
-        return ExportFacts(details={
-            "opset": INT8_OPSET, "format": "QDQ (QuantizeLinear/DequantizeLinear), uint8 activations and weights",
-            "exporter": "torch.onnx dynamo", "tensors_shifted_to_uint8": shifted, "float16_weights": float16,
+            uint8_weights.unlink(missing_ok=True)
+        return ExportFacts(notes=notes, details={
+            "opset": INT8_OPSET, "format": f"QDQ (QuantizeLinear/DequantizeLinear), uint8 activations, {weights} weights",
+            "exporter": "torch.onnx dynamo", "tensors_shifted_to_uint8": shifted, "weights": weights,
+            "int8_weights_vs_uint8_max_abs_diff": diff, "float16_weights": float16,
         })
 
     def export(self, module: nn.Module, spec: ExportSpec, path: Path, *, sample: torch.Tensor) -> ExportFacts:

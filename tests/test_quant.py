@@ -688,24 +688,33 @@ def test_int8_artifact_keeps_the_border_correction(target, int8_artifacts):
     assert float(edges[worst]) < 4 * interior, (worst, {k: round(float(v), 4) for k, v in edges.items()}, interior)
 
 
-def test_onnx_int8_is_uint8_qdq_that_onnxruntime_runs_exactly(int8_artifacts):
-    # int8 x int8 fused kernels saturate on x86 CPUs without VNNI (39.9 dB vs the quantised
-    # graph on this AVX2-only machine); the artifact is written in uint8, an exact shift.
+def test_onnx_int8_has_uint8_activations_and_int8_weights_that_onnxruntime_runs_exactly(int8_artifacts):
+    # int8 activations saturate onnxruntime's fused kernels on x86 CPUs without VNNI (39.9 dB vs
+    # the quantised graph on this AVX2-only machine): activations are written in uint8, an exact
+    # shift.  Weights stay int8 (uint8 x int8, its fast path) where that equals uint8 x uint8.
     import onnx
     import onnxruntime as ort
     from onnx import numpy_helper
 
-    from edge_sr.converters.onnx import constant_tensors
+    from edge_sr.converters.onnx import _weight_dequantizers, constant_tensors
     from edge_sr.converters.pipeline import psnr, verification_crop
 
     result = int8_artifacts("onnx")
     model = onnx.load(str(result.artifact))
-    zero_points = [n.input[2] for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2]
     constants = constant_tensors(model)
-    assert zero_points and {str(numpy_helper.to_array(constants[name]).dtype) for name in zero_points} == {"uint8"}
-    contract = json.loads(result.contract.read_text())
-    assert contract["converter"]["details"]["tensors_shifted_to_uint8"] >= len(set(zero_points))
-    x, _ = verification_crop(*contract["verification"]["sizes"][0]["size"])
+    weights = _weight_dequantizers(model)
+    dtypes = {"weights": set(), "activations": set()}
+    for node in model.graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2:
+            side = "weights" if node.output[0] in weights else "activations"
+            dtypes[side].add(str(numpy_helper.to_array(constants[node.input[2]]).dtype))
+            if node.op_type == "DequantizeLinear" and node.input[0] in constants:
+                dtypes[side].add(str(numpy_helper.to_array(constants[node.input[0]]).dtype))
+    assert dtypes == {"weights": {"int8"}, "activations": {"uint8"}}, dtypes
+    details = json.loads(result.contract.read_text())["converter"]["details"]
+    assert details["weights"] == "int8" and details["int8_weights_vs_uint8_max_abs_diff"] == 0.0
+    assert details["tensors_shifted_to_uint8"] >= 10
+    x, _ = verification_crop(*json.loads(result.contract.read_text())["verification"]["sizes"][0]["size"])
 
     def run(level):
         options = ort.SessionOptions()
@@ -716,6 +725,67 @@ def test_onnx_int8_is_uint8_qdq_that_onnxruntime_runs_exactly(int8_artifacts):
     emulated = run(ort.GraphOptimizationLevel.ORT_DISABLE_ALL)  # Q/DQ op by op, in float
     fused = run(ort.GraphOptimizationLevel.ORT_ENABLE_ALL)  # QLinearConv & co, integer kernels
     assert psnr(fused, emulated) >= 44.0, psnr(fused, emulated)  # measured 45.9 dB on AVX2 (64x96)
+
+
+@pytest.mark.parametrize("folded", (True, False), ids=("folded-weight", "quantised-in-graph"))
+def test_activations_to_uint8_keep_weights_and_split_a_shared_zero_point(folded):
+    # A zero point shared by a weight and an activation: the weight keeps it as int8, the
+    # activation reads a shifted copy, and the graph computes the same values, op by op.
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edge_sr.converters.onnx import _qdq_int8_to_uint8
+
+    rng = np.random.default_rng(0)
+    weight = rng.integers(-127, 128, size=(4, 3, 3, 3), dtype=np.int8)
+    initializers = [
+        numpy_helper.from_array(np.array(0.02, np.float32), "x_scale"),
+        numpy_helper.from_array(np.array(-20, np.int8), "zero"),  # shared by x and the weight
+        numpy_helper.from_array(weight, "w_q") if folded else numpy_helper.from_array(weight.astype(np.float32) * 0.01, "w_float"),
+        numpy_helper.from_array(np.array(0.01, np.float32), "w_scale"),
+        numpy_helper.from_array(np.array(0.05, np.float32), "y_scale"),
+        numpy_helper.from_array(np.array(3, np.int8), "y_zero"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_scale", "zero"], ["x_q"]),
+        helper.make_node("DequantizeLinear", ["x_q", "x_scale", "zero"], ["x_dq"]),
+        *([] if folded else [helper.make_node("QuantizeLinear", ["w_float", "w_scale", "zero"], ["w_q"])]),
+        helper.make_node("DequantizeLinear", ["w_q", "w_scale", "zero"], ["w"]),
+        helper.make_node("Conv", ["x_dq", "w"], ["y"], pads=[1, 1, 1, 1]),
+        helper.make_node("QuantizeLinear", ["y", "y_scale", "y_zero"], ["y_q"]),
+        helper.make_node("DequantizeLinear", ["y_q", "y_scale", "y_zero"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "shared", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 8, 8])], initializers,
+    )
+    original = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+    rewritten = onnx.ModelProto()
+    rewritten.CopyFrom(original)
+    # The shared zero point's shifted copy and y's zero point; the weight and its zero point stay.
+    assert _qdq_int8_to_uint8(rewritten, weights=False) == 2
+    onnx.checker.check_model(rewritten)
+    tensors = {t.name: numpy_helper.to_array(t) for t in rewritten.graph.initializer}
+    assert tensors["zero"].dtype == np.int8 and int(tensors["zero"]) == -20
+    assert tensors["w_q"].dtype == np.int8 if folded else tensors["w_float"].dtype == np.float32
+    assert tensors["zero_uint8"].dtype == np.uint8 and int(tensors["zero_uint8"]) == 108
+    assert tensors["y_zero"].dtype == np.uint8 and int(tensors["y_zero"]) == 131
+    assert [n.input[2] for n in rewritten.graph.node if "w" in n.output[0]] == ["zero"] * (1 if folded else 2)
+    assert [n.input[2] for n in rewritten.graph.node if n.output[0].startswith("x_")] == ["zero_uint8"] * 2
+
+    x = rng.uniform(-2.0, 3.0, size=(1, 3, 8, 8)).astype(np.float32)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    outputs = [
+        ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        for m in (original, rewritten)
+    ]
+    assert np.array_equal(outputs[0], outputs[1])
+    everything = onnx.ModelProto()
+    everything.CopyFrom(original)
+    # The shared zero point once, the folded weight, y's zero point.
+    assert _qdq_int8_to_uint8(everything, weights=True) == (3 if folded else 2)
 
 
 @pytest.mark.parametrize("target", ("executorch", "tflite", "onnx"))
