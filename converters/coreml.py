@@ -208,12 +208,17 @@ PACKAGE_NAMESPACE = uuid.UUID("0d7c61f4-5a0e-4a59-9a43-2a4f6f3c8e11")
 """Namespace of the package items' UUIDs: derived from each item's path, so stable."""
 
 
+CONVERSION_DATE_KEY = "com.github.apple.coremltools.conversion_date"
+
+
 def _save_reproducibly(model, path: Path) -> None:
     """``model.save`` made byte-reproducible: the same model gives the same package bytes.
 
-    coremltools serialises the spec with protobuf's default (map order varies per process) and
-    gives manifest items random UUIDs; an ExportedProgram conversion also leaves a debug-handle
-    map the manifest does not list.  The weights file is already deterministic.
+    coremltools serialises the spec with protobuf's default (map order varies per process),
+    stamps it with the day of conversion (:data:`CONVERSION_DATE_KEY`, dropped here: the same
+    command on the next day must give the same file) and gives manifest items random UUIDs; an
+    ExportedProgram conversion also leaves a debug-handle map the manifest does not list.  The
+    weights file is already deterministic.
     """
     from coremltools.proto import Model_pb2
 
@@ -222,6 +227,7 @@ def _save_reproducibly(model, path: Path) -> None:
     spec_path = path / "Data" / "com.apple.CoreML" / "model.mlmodel"
     spec = Model_pb2.Model()
     spec.ParseFromString(spec_path.read_bytes())
+    spec.description.metadata.userDefined.pop(CONVERSION_DATE_KEY, None)
     spec_path.write_bytes(spec.SerializeToString(deterministic=True))
     manifest_path = path / "Manifest.json"
     manifest = json.loads(manifest_path.read_text())

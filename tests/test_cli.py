@@ -375,7 +375,10 @@ def test_quantize_analyze_ranks_layers(capsys, tmp_path, zoo_dir, data_dir):
 
 def test_coreml_packages_are_byte_identical_across_processes(tmp_path, zoo_dir):
     # Protobuf map order and manifest UUIDs vary between processes, not within one: two
-    # separate `edge-sr convert` runs, with different hash seeds, must give the same bytes.
+    # separate `edge-sr convert` runs, with different hash seeds, must give the same bytes.  The
+    # day of conversion, which coremltools writes into the spec, is dropped (checked below).
+    from coremltools.proto import Model_pb2
+
     script = Path(sys.executable).with_name("edge-sr")
     digests = []
     for seed in ("1", "2"):
@@ -390,4 +393,8 @@ def test_coreml_packages_are_byte_identical_across_processes(tmp_path, zoo_dir):
         files = sorted(p for p in package.rglob("*") if p.is_file())
         assert {p.name for p in files} >= {"Manifest.json", "model.mlmodel", "weight.bin"}
         digests.append({str(p.relative_to(package)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files})
+        spec = Model_pb2.Model()
+        spec.ParseFromString((package / "Data" / "com.apple.CoreML" / "model.mlmodel").read_bytes())
+        metadata = dict(spec.description.metadata.userDefined)
+        assert "com.github.apple.coremltools.version" in metadata and not any("date" in key for key in metadata), metadata
     assert digests[0] == digests[1]
