@@ -711,10 +711,11 @@ def test_onnx_int8_has_uint8_activations_and_int8_weights_that_onnxruntime_runs_
             if node.op_type == "DequantizeLinear" and node.input[0] in constants:
                 dtypes[side].add(str(numpy_helper.to_array(constants[node.input[0]]).dtype))
     assert dtypes == {"weights": {"int8"}, "activations": {"uint8"}}, dtypes
-    details = json.loads(result.contract.read_text())["converter"]["details"]
+    contract = json.loads(result.contract.read_text())
+    details = contract["converter"]["details"]
     assert details["weights"] == "int8" and details["int8_weights_vs_uint8_max_abs_diff"] == 0.0
     assert details["tensors_shifted_to_uint8"] >= 10
-    x, _ = verification_crop(*json.loads(result.contract.read_text())["verification"]["sizes"][0]["size"])
+    x, _ = verification_crop(*contract["verification"]["sizes"][0]["size"])
 
     def run(level):
         options = ort.SessionOptions()
